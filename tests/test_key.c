@@ -1,0 +1,557 @@
+/* Unit tests for src/key.c: generation, PKCS#8 PEM save and load (with the
+ * openssl tool and Python's cryptography as the other side), public key
+ * files, signatures, and every kind of bad key file. */
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static void sh(const char *fmt, ...) AC_PRINTF(1, 2);
+
+/* Runs a shell command built from fmt; it must succeed. */
+static void sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof cmd);
+    int rc = system(cmd);
+    if (rc != 0)
+        fail_msg("command failed (%d): %s", rc, cmd);
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The file's contents, NUL-terminated; *len gets the size. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *buf = malloc(65536);
+    assert_non_null(buf);
+    size_t n = fread(buf, 1, 65535, f);
+    assert_int_equal(fclose(f), 0);
+    buf[n] = '\0';
+    if (len != NULL)
+        *len = n;
+    return buf;
+}
+
+static void pubkey_hex(const uint8_t pk[AC_PUBKEY_SIZE], char hex[2 * AC_PUBKEY_SIZE + 1])
+{
+    ac_hex_encode(pk, AC_PUBKEY_SIZE, hex);
+}
+
+/* `path` joined to `name` in a static-size buffer owned by the caller. */
+static const char *join(char *buf, size_t n, const char *dir, const char *name)
+{
+    snprintf(buf, n, "%s/%s", dir, name);
+    return buf;
+}
+
+/* Loading `path` fails with `code` and a message naming the file and saying `why`. */
+static void assert_load_fails(const char *path, int code, const char *why)
+{
+    ac_key *key = (ac_key *)&key; /* must be reset to NULL */
+    ac_error err;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(ac_key_load(&key, path, &err), code);
+    assert_null(key);
+    assert_int_equal(err.code, code);
+    assert_non_null(strstr(err.message, path));
+    if (why != NULL && strstr(err.message, why) == NULL)
+        fail_msg("message \"%s\" lacks \"%s\"", err.message, why);
+    assert_null(strchr(err.message, '\n')); /* one line */
+}
+
+static void assert_pubkey_load_fails(const char *path, int code, const char *why)
+{
+    uint8_t pk[AC_PUBKEY_SIZE];
+    ac_error err;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(ac_pubkey_load(path, pk, &err), code);
+    assert_int_equal(err.code, code);
+    assert_non_null(strstr(err.message, path));
+    if (why != NULL && strstr(err.message, why) == NULL)
+        fail_msg("message \"%s\" lacks \"%s\"", err.message, why);
+}
+
+/* The signature `openssl pkeyutl` makes of msg with the PEM key at `pem`. */
+static void openssl_sign(const char *dir, const char *pem, const void *msg, size_t len,
+                         uint8_t sig[AC_SIGNATURE_SIZE])
+{
+    char msgp[4200], sigp[4200];
+    join(msgp, sizeof msgp, dir, "msg.bin");
+    join(sigp, sizeof sigp, dir, "msg.sig");
+    write_file(msgp, msg, len);
+    sh("openssl pkeyutl -sign -rawin -inkey '%s' -in '%s' -out '%s'", pem, msgp, sigp);
+    size_t n;
+    char *s = read_file(sigp, &n);
+    assert_int_equal(n, AC_SIGNATURE_SIZE);
+    memcpy(sig, s, AC_SIGNATURE_SIZE);
+    free(s);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_generate_save_load(void **state)
+{
+    (void)state;
+    char dir[4096], path[4200];
+    tu_tmpdir(dir, sizeof dir);
+    join(path, sizeof path, dir, "k.pem");
+    ac_error err;
+    ac_key *key = NULL, *back = NULL;
+    TU_OK(ac_key_generate(&key, &err));
+    TU_OK(ac_key_save(key, path, &err));
+
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(ac_key_file_exposed(path, &err), 0);
+    char *pem = read_file(path, NULL);
+    assert_non_null(strstr(pem, "-----BEGIN PRIVATE KEY-----\n"));
+    assert_non_null(strstr(pem, "-----END PRIVATE KEY-----\n"));
+    free(pem);
+
+    TU_OK(ac_key_load(&back, path, &err));
+    uint8_t pk1[AC_PUBKEY_SIZE], pk2[AC_PUBKEY_SIZE];
+    ac_key_pubkey(key, pk1);
+    ac_key_pubkey(back, pk2);
+    assert_memory_equal(pk1, pk2, AC_PUBKEY_SIZE);
+
+    /* Same secret: Ed25519 is deterministic, so the signatures are equal, and valid. */
+    const char msg[] = "attest this";
+    uint8_t s1[AC_SIGNATURE_SIZE], s2[AC_SIGNATURE_SIZE];
+    key_sign(key, (const uint8_t *)msg, sizeof msg - 1, s1);
+    key_sign(back, (const uint8_t *)msg, sizeof msg - 1, s2);
+    assert_memory_equal(s1, s2, AC_SIGNATURE_SIZE);
+    assert_int_equal(crypto_sign_verify_detached(s1, (const uint8_t *)msg, sizeof msg - 1, pk1),
+                     0);
+    s1[0] ^= 1;
+    assert_int_not_equal(
+        crypto_sign_verify_detached(s1, (const uint8_t *)msg, sizeof msg - 1, pk1), 0);
+
+    /* Two generated keys differ. */
+    ac_key *other = NULL;
+    TU_OK(ac_key_generate(&other, &err));
+    ac_key_pubkey(other, pk2);
+    assert_memory_not_equal(pk1, pk2, AC_PUBKEY_SIZE);
+    ac_key_free(other);
+    ac_key_free(key);
+    ac_key_free(back);
+    ac_key_free(NULL);
+    tu_rmtree(dir);
+}
+
+static void test_save_refuses_overwrite(void **state)
+{
+    (void)state;
+    char dir[4096], path[4200], link[4200], target[4200];
+    tu_tmpdir(dir, sizeof dir);
+    join(path, sizeof path, dir, "k.pem");
+    ac_key *a = NULL, *b = NULL;
+    ac_error err;
+    TU_OK(ac_key_generate(&a, &err));
+    TU_OK(ac_key_generate(&b, &err));
+    TU_OK(ac_key_save(a, path, &err));
+    char *before = read_file(path, NULL);
+
+    assert_int_equal(ac_key_save(b, path, &err), AC_EEXIST);
+    assert_non_null(strstr(err.message, path));
+    char *after = read_file(path, NULL);
+    assert_string_equal(before, after);
+
+    /* A dangling symlink is not followed: the target is never created. */
+    join(link, sizeof link, dir, "link.pem");
+    join(target, sizeof target, dir, "target.pem");
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(ac_key_save(b, link, &err), AC_EEXIST);
+    assert_int_equal(access(target, F_OK), -1);
+
+    char missing[4200];
+    join(missing, sizeof missing, dir, "no/such/dir/k.pem");
+    assert_int_equal(ac_key_save(b, missing, &err), AC_ENOTFOUND);
+    assert_int_equal(err.sys_errno, ENOENT);
+
+    free(before);
+    free(after);
+    ac_key_free(a);
+    ac_key_free(b);
+    tu_rmtree(dir);
+}
+
+/* A write that fails part way (file size limit) leaves no partial key behind. */
+static void test_save_failed_write_unlinks(void **state)
+{
+    (void)state;
+    char dir[4096], path[4200];
+    tu_tmpdir(dir, sizeof dir);
+    join(path, sizeof path, dir, "k.pem");
+    ac_key *key = NULL;
+    ac_error err;
+    TU_OK(ac_key_generate(&key, &err));
+
+    struct rlimit saved, small;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+    small = saved;
+    small.rlim_cur = 20; /* the PEM is 119 bytes */
+    void (*old)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    int rc = ac_key_save(key, path, &err);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+    signal(SIGXFSZ, old);
+
+    assert_int_equal(rc, AC_EIO);
+    assert_int_equal(err.sys_errno, EFBIG);
+    assert_non_null(strstr(err.message, path));
+    assert_int_equal(access(path, F_OK), -1);
+    TU_OK(ac_key_save(key, path, &err)); /* and the path is free again */
+    ac_key_free(key);
+    tu_rmtree(dir);
+}
+
+/* The shared vector keys (written by Python's cryptography) give their .pub. */
+static void test_load_vector_keys(void **state)
+{
+    (void)state;
+    const char *names[] = {"k1", "k2", "k3", "evil"};
+    for (size_t i = 0; i < 4; i++) {
+        char pem[4200], pub[4200], rel[64];
+        snprintf(rel, sizeof rel, "keys/%s.pem", names[i]);
+        tu_vector_path(pem, sizeof pem, rel);
+        snprintf(rel, sizeof rel, "keys/%s.pub", names[i]);
+        tu_vector_path(pub, sizeof pub, rel);
+        char *want = read_file(pub, NULL);
+        want[strcspn(want, "\r\n")] = '\0';
+
+        ac_key *key = NULL;
+        ac_error err;
+        TU_OK(ac_key_load(&key, pem, &err));
+        uint8_t pk[AC_PUBKEY_SIZE];
+        char hex[2 * AC_PUBKEY_SIZE + 1];
+        ac_key_pubkey(key, pk);
+        pubkey_hex(pk, hex);
+        assert_string_equal(hex, want);
+
+        /* Both the .pub hex file and the private key give the public key. */
+        TU_OK(ac_pubkey_load(pub, pk, &err));
+        pubkey_hex(pk, hex);
+        assert_string_equal(hex, want);
+        TU_OK(ac_pubkey_load(pem, pk, &err));
+        pubkey_hex(pk, hex);
+        assert_string_equal(hex, want);
+        ac_key_free(key);
+        free(want);
+    }
+}
+
+/* openssl genpkey -> ac_key_load, and ac_key_save -> openssl pkey / pkeyutl. */
+static void test_openssl_interop(void **state)
+{
+    (void)state;
+    char dir[4096], gen[4200], genpub[4200], saved[4200], savedpub[4200];
+    tu_tmpdir(dir, sizeof dir);
+    join(gen, sizeof gen, dir, "gen.pem");
+    join(genpub, sizeof genpub, dir, "gen.pub.pem");
+    join(saved, sizeof saved, dir, "saved.pem");
+    join(savedpub, sizeof savedpub, dir, "saved.pub.pem");
+    const char msg[] = "interop message";
+    uint8_t pk[AC_PUBKEY_SIZE], pk_file[AC_PUBKEY_SIZE];
+    uint8_t ours[AC_SIGNATURE_SIZE], theirs[AC_SIGNATURE_SIZE];
+    ac_error err;
+
+    /* openssl writes, we read. */
+    sh("openssl genpkey -algorithm ed25519 -out '%s' 2>/dev/null", gen);
+    sh("openssl pkey -in '%s' -pubout -out '%s'", gen, genpub);
+    ac_key *key = NULL;
+    TU_OK(ac_key_load(&key, gen, &err));
+    ac_key_pubkey(key, pk);
+    TU_OK(ac_pubkey_load(genpub, pk_file, &err));
+    assert_memory_equal(pk, pk_file, AC_PUBKEY_SIZE);
+    key_sign(key, (const uint8_t *)msg, sizeof msg - 1, ours);
+    openssl_sign(dir, gen, msg, sizeof msg - 1, theirs);
+    assert_memory_equal(ours, theirs, AC_SIGNATURE_SIZE);
+    ac_key_free(key);
+
+    /* We write, openssl reads. */
+    TU_OK(ac_key_generate(&key, &err));
+    TU_OK(ac_key_save(key, saved, &err));
+    sh("openssl pkey -in '%s' -noout", saved);
+    sh("openssl pkey -in '%s' -pubout -out '%s'", saved, savedpub);
+    ac_key_pubkey(key, pk);
+    TU_OK(ac_pubkey_load(savedpub, pk_file, &err));
+    assert_memory_equal(pk, pk_file, AC_PUBKEY_SIZE);
+    key_sign(key, (const uint8_t *)msg, sizeof msg - 1, ours);
+    openssl_sign(dir, saved, msg, sizeof msg - 1, theirs);
+    assert_memory_equal(ours, theirs, AC_SIGNATURE_SIZE);
+    ac_key_free(key);
+    tu_rmtree(dir);
+}
+
+/* Python's cryptography writes PKCS#8 that we read, and reads ours. */
+static void test_python_interop(void **state)
+{
+    (void)state;
+    if (system("/usr/bin/python3 -c 'import cryptography' 2>/dev/null") != 0) {
+        print_message("SKIP python interop: no python3-cryptography\n");
+        return;
+    }
+    char dir[4096], pem[4200], pub[4200], saved[4200], savedpub[4200];
+    tu_tmpdir(dir, sizeof dir);
+    join(pem, sizeof pem, dir, "py.pem");
+    join(pub, sizeof pub, dir, "py.pub");
+    join(saved, sizeof saved, dir, "ours.pem");
+    join(savedpub, sizeof savedpub, dir, "ours.pub");
+    static const char gen_py[] =
+        "import sys\n"
+        "from cryptography.hazmat.primitives import serialization as s\n"
+        "from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey\n"
+        "k = Ed25519PrivateKey.generate()\n"
+        "open(sys.argv[1], 'wb').write(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8,"
+        " s.NoEncryption()))\n"
+        "open(sys.argv[2], 'w').write(k.public_key().public_bytes(s.Encoding.Raw,"
+        " s.PublicFormat.Raw).hex() + '\\n')\n";
+    static const char read_py[] =
+        "import sys\n"
+        "from cryptography.hazmat.primitives import serialization as s\n"
+        "k = s.load_pem_private_key(open(sys.argv[1], 'rb').read(), None)\n"
+        "open(sys.argv[2], 'w').write(k.public_key().public_bytes(s.Encoding.Raw,"
+        " s.PublicFormat.Raw).hex())\n";
+    char script[4200];
+    join(script, sizeof script, dir, "gen.py");
+    write_file(script, gen_py, sizeof gen_py - 1);
+    sh("/usr/bin/python3 '%s' '%s' '%s'", script, pem, pub);
+
+    ac_key *key = NULL;
+    ac_error err;
+    uint8_t pk[AC_PUBKEY_SIZE], pk_file[AC_PUBKEY_SIZE];
+    TU_OK(ac_key_load(&key, pem, &err));
+    ac_key_pubkey(key, pk);
+    TU_OK(ac_pubkey_load(pub, pk_file, &err));
+    assert_memory_equal(pk, pk_file, AC_PUBKEY_SIZE);
+    ac_key_free(key);
+
+    TU_OK(ac_key_generate(&key, &err));
+    TU_OK(ac_key_save(key, saved, &err));
+    join(script, sizeof script, dir, "read.py");
+    write_file(script, read_py, sizeof read_py - 1);
+    sh("/usr/bin/python3 '%s' '%s' '%s'", script, saved, savedpub);
+    char *hex = read_file(savedpub, NULL);
+    char want[2 * AC_PUBKEY_SIZE + 1];
+    ac_key_pubkey(key, pk);
+    pubkey_hex(pk, want);
+    assert_string_equal(hex, want);
+    free(hex);
+    ac_key_free(key);
+    tu_rmtree(dir);
+}
+
+static void test_load_rejects_other_key_types(void **state)
+{
+    (void)state;
+    char dir[4096], p[4200];
+    tu_tmpdir(dir, sizeof dir);
+    sh("cd '%s' && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.pem "
+       "2>/dev/null && openssl pkey -in rsa.pem -traditional -out rsa-trad.pem && "
+       "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec.pem 2>/dev/null && "
+       "openssl genpkey -algorithm ed448 -out ed448.pem && "
+       "openssl genpkey -algorithm x25519 -out x25519.pem && "
+       "openssl pkey -in rsa.pem -pubout -out rsa.pub.pem",
+       dir);
+    assert_load_fails(join(p, sizeof p, dir, "rsa.pem"), AC_EKEY,
+                      "not an Ed25519 key (found RSA)");
+    assert_load_fails(join(p, sizeof p, dir, "rsa-trad.pem"), AC_EKEY, "(found RSA)");
+    assert_load_fails(join(p, sizeof p, dir, "ec.pem"), AC_EKEY, "not an Ed25519 key (found EC)");
+    assert_load_fails(join(p, sizeof p, dir, "ed448.pem"), AC_EKEY, "(found ED448)");
+    assert_load_fails(join(p, sizeof p, dir, "x25519.pem"), AC_EKEY, "(found X25519)");
+    assert_load_fails(join(p, sizeof p, dir, "rsa.pub.pem"), AC_EKEY, "public key");
+
+    assert_pubkey_load_fails(join(p, sizeof p, dir, "rsa.pub.pem"), AC_EKEY, "(found RSA)");
+    assert_pubkey_load_fails(join(p, sizeof p, dir, "ec.pem"), AC_EKEY, "(found EC)");
+    tu_rmtree(dir);
+}
+
+static void test_load_rejects_bad_files(void **state)
+{
+    (void)state;
+    char dir[4096], p[4200], k1[4200];
+    tu_tmpdir(dir, sizeof dir);
+    tu_vector_path(k1, sizeof k1, "keys/k1.pem");
+    size_t len;
+    char *pem = read_file(k1, &len);
+
+    write_file(join(p, sizeof p, dir, "truncated.pem"), pem, len / 2);
+    assert_load_fails(p, AC_EKEY, "truncated");
+    write_file(join(p, sizeof p, dir, "header-only.pem"), "-----BEGIN PRIVATE KEY-----\n", 28);
+    assert_load_fails(p, AC_EKEY, "truncated");
+
+    /* "MC4C" -> "MC5C" turns the INTEGER tag of the version into garbage. */
+    char *damaged = strdup(pem);
+    assert_non_null(damaged);
+    char *at = strstr(damaged, "MC4C");
+    assert_non_null(at);
+    at[2] = '5';
+    write_file(join(p, sizeof p, dir, "damaged.pem"), damaged, len);
+    assert_load_fails(p, AC_EKEY, "damaged");
+
+    write_file(join(p, sizeof p, dir, "empty.pem"), "", 0);
+    assert_load_fails(p, AC_EKEY, "empty");
+    write_file(join(p, sizeof p, dir, "text.pem"), "hello\n", 6);
+    assert_load_fails(p, AC_EKEY, "not a PEM");
+    assert_load_fails(dir, AC_EKEY, "directory");
+
+    assert_load_fails(join(p, sizeof p, dir, "missing.pem"), AC_ENOTFOUND, "No such file");
+    ac_key *key = NULL;
+    ac_error err;
+    assert_int_equal(ac_key_load(&key, p, &err), AC_ENOTFOUND);
+    assert_int_equal(err.sys_errno, ENOENT);
+
+    /* An encrypted key is refused without prompting for a passphrase. */
+    sh("openssl genpkey -algorithm ed25519 -aes-256-cbc -pass pass:secret -out '%s' </dev/null",
+       join(p, sizeof p, dir, "enc.pem"));
+    assert_load_fails(p, AC_EKEY, "encrypted");
+
+    /* A FIFO is not opened for a blocking read. */
+    assert_int_equal(mkfifo(join(p, sizeof p, dir, "fifo"), 0600), 0);
+    assert_load_fails(p, AC_EKEY, "not a regular file");
+
+    /* A huge file is not slurped. */
+    sh("head -c 100000 /dev/zero > '%s'", join(p, sizeof p, dir, "huge.pem"));
+    assert_load_fails(p, AC_EKEY, "too large");
+
+    free(damaged);
+    free(pem);
+    tu_rmtree(dir);
+}
+
+static void test_pubkey_load_formats(void **state)
+{
+    (void)state;
+    char dir[4096], p[4200], k1pub[4200];
+    tu_tmpdir(dir, sizeof dir);
+    tu_vector_path(k1pub, sizeof k1pub, "keys/k1.pub");
+    char *hex = read_file(k1pub, NULL);
+    hex[strcspn(hex, "\r\n")] = '\0';
+    assert_int_equal(strlen(hex), 64);
+    uint8_t want[AC_PUBKEY_SIZE], pk[AC_PUBKEY_SIZE];
+    TU_OK(ac_hex_decode(hex, want, sizeof want, NULL));
+    ac_error err;
+
+    char buf[256];
+    const char *endings[] = {"", "\n", "\r\n", "  \t\n\n"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(buf, sizeof buf, "%s%s", hex, endings[i]);
+        write_file(join(p, sizeof p, dir, "v.pub"), buf, strlen(buf));
+        memset(pk, 0, sizeof pk);
+        TU_OK(ac_pubkey_load(p, pk, &err));
+        assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
+        assert_int_equal(unlink(p), 0);
+    }
+    /* Uppercase hex too. */
+    for (char *c = hex; *c; c++)
+        if (*c >= 'a' && *c <= 'f')
+            *c = (char)(*c - 'a' + 'A');
+    write_file(join(p, sizeof p, dir, "upper.pub"), hex, 64);
+    TU_OK(ac_pubkey_load(p, pk, &err));
+    assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
+
+    /* SubjectPublicKeyInfo made by openssl from the vector private key. */
+    char k1[4200];
+    tu_vector_path(k1, sizeof k1, "keys/k1.pem");
+    sh("openssl pkey -in '%s' -pubout -out '%s'", k1, join(p, sizeof p, dir, "spki.pem"));
+    TU_OK(ac_pubkey_load(p, pk, &err));
+    assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
+
+    /* Truncated SPKI. */
+    size_t len;
+    char *spki = read_file(p, &len);
+    write_file(join(p, sizeof p, dir, "spki-cut.pem"), spki, len - 20);
+    assert_pubkey_load_fails(p, AC_EKEY, "truncated");
+    free(spki);
+    free(hex);
+    tu_rmtree(dir);
+}
+
+static void test_pubkey_load_rejects(void **state)
+{
+    (void)state;
+    char dir[4096], p[4200];
+    tu_tmpdir(dir, sizeof dir);
+    const char *h63 = "c0336f46e45b1879e631507c73e8398c5eeb435dfa3d908a97c74b19aa73e1e";
+    write_file(join(p, sizeof p, dir, "short.pub"), h63, strlen(h63));
+    assert_pubkey_load_fails(p, AC_EKEY, "64 hex");
+    const char *bad = "c0336f46e45b1879e631507c73e8398c5eeb435dfa3d908a97c74b19aa73e1ez";
+    write_file(join(p, sizeof p, dir, "bad.pub"), bad, strlen(bad));
+    assert_pubkey_load_fails(p, AC_EKEY, "'z'");
+    /* Leading whitespace or two keys are not "64 hex characters". */
+    char two[200];
+    snprintf(two, sizeof two, " %s0\n", h63);
+    write_file(join(p, sizeof p, dir, "lead.pub"), two, strlen(two));
+    assert_pubkey_load_fails(p, AC_EKEY, NULL);
+    /* The identity point has small order: it can never verify a signature. */
+    const char *ident = "0100000000000000000000000000000000000000000000000000000000000000";
+    write_file(join(p, sizeof p, dir, "ident.pub"), ident, strlen(ident));
+    assert_pubkey_load_fails(p, AC_EKEY, "not a valid Ed25519 public key");
+
+    write_file(join(p, sizeof p, dir, "empty.pub"), "", 0);
+    assert_pubkey_load_fails(p, AC_EKEY, "empty");
+    assert_pubkey_load_fails(dir, AC_EKEY, "directory");
+    assert_pubkey_load_fails(join(p, sizeof p, dir, "missing.pub"), AC_ENOTFOUND, NULL);
+    tu_rmtree(dir);
+}
+
+static void test_file_exposed(void **state)
+{
+    (void)state;
+    char dir[4096], p[4200];
+    tu_tmpdir(dir, sizeof dir);
+    write_file(join(p, sizeof p, dir, "k.pem"), "x", 1);
+    ac_error err;
+    const struct {
+        mode_t mode;
+        int exposed;
+    } cases[] = {{0600, 0}, {0400, 0}, {0620, 0}, {0602, 0}, {0640, 1}, {0604, 1}, {0644, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(chmod(p, cases[i].mode), 0);
+        assert_int_equal(ac_key_file_exposed(p, &err), cases[i].exposed);
+    }
+    assert_int_equal(ac_key_file_exposed(join(p, sizeof p, dir, "missing"), &err), AC_ENOTFOUND);
+    assert_non_null(strstr(err.message, p));
+    tu_rmtree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_generate_save_load),
+        cmocka_unit_test(test_save_refuses_overwrite),
+        cmocka_unit_test(test_save_failed_write_unlinks),
+        cmocka_unit_test(test_load_vector_keys),
+        cmocka_unit_test(test_openssl_interop),
+        cmocka_unit_test(test_python_interop),
+        cmocka_unit_test(test_load_rejects_other_key_types),
+        cmocka_unit_test(test_load_rejects_bad_files),
+        cmocka_unit_test(test_pubkey_load_formats),
+        cmocka_unit_test(test_pubkey_load_rejects),
+        cmocka_unit_test(test_file_exposed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
