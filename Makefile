@@ -1,0 +1,140 @@
+# attestchain: library, tool, tests, benchmarks, fuzzing.
+#
+#   make            build the library (static and shared) and the tool in build/
+#   make demo       install missing packages, build, run the tool on a demo chain
+#   make check      every test, also under AddressSanitizer and UBSan
+#   make install    PREFIX=/usr/local (DESTDIR honoured)
+#   make bench      the benchmark table (bench/)
+#   make stress     the long crash, fault and concurrency runs
+#   make fuzz       libFuzzer targets for FUZZ_SECONDS each
+
+PREFIX ?= /usr/local
+BUILD ?= build
+CC ?= cc
+SAN ?=
+VERSION := 1.0.0
+SOVERSION := 1
+
+PKGS := libsodium libcrypto libcbor jansson
+DEPS_OK := $(shell scripts/deps.sh >&2 && echo yes)
+ifneq ($(DEPS_OK),yes)
+$(error missing packages (see the message above))
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wvla -Wpointer-arith
+OPT ?= -O2 -g
+SANFLAGS :=
+ifeq ($(SAN),1)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+OPT := -O1 -g -fno-omit-frame-pointer $(SANFLAGS)
+endif
+CFLAGS_ALL := -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) -Iinclude -Isrc $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL := $(SANFLAGS) $(LDFLAGS)
+
+LIB_SRC := $(wildcard src/*.c)
+LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_OBJ := $(TOOL_SRC:tools/%.c=$(BUILD)/obj/tools/%.o)
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPER_BIN := $(TEST_HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+
+STATIC := $(BUILD)/libattestchain.a
+SHARED := $(BUILD)/libattestchain.so.$(VERSION)
+TOOL := $(BUILD)/attestchain
+
+.PHONY: all deps demo check check-fast check-asan test install uninstall clean bench stress fuzz memcheck
+all: $(STATIC) $(SHARED) $(TOOL) $(BUILD)/attestchain.pc
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/obj/%.o: src/%.c src/internal.h include/attestchain.h | $(BUILD)/obj
+	$(CC) $(CFLAGS_ALL) -fvisibility=hidden -DAC_BUILDING -c $< -o $@
+
+$(BUILD)/obj/tools/%.o: tools/%.c include/attestchain.h $(wildcard tools/*.h) | $(BUILD)/obj/tools
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/obj $(BUILD)/obj/tools $(BUILD)/tests:
+	@mkdir -p $@
+
+$(STATIC): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libattestchain.so.$(SOVERSION) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)
+	ln -sf libattestchain.so.$(VERSION) $(BUILD)/libattestchain.so.$(SOVERSION)
+	ln -sf libattestchain.so.$(VERSION) $(BUILD)/libattestchain.so
+
+$(TOOL): $(TOOL_OBJ) $(STATIC)
+	$(CC) -o $@ $(TOOL_OBJ) $(STATIC) $(LDFLAGS_ALL) $(PKG_LIBS)
+
+$(BUILD)/attestchain.pc: attestchain.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Unit tests link the static library's objects directly so they can reach
+# internal functions; each tests/test_X.c mirrors src/X.c.
+$(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(LIB_OBJ) $(LDFLAGS_ALL) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+$(BUILD)/tests/%: tests/helpers/%.c $(STATIC) | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PKG_LIBS)
+
+# check: the whole suite, then again under AddressSanitizer and UBSan.
+check: check-fast check-asan
+
+check-fast: all $(TEST_BIN) $(HELPER_BIN)
+	@BUILD=$(BUILD) tests/run.sh
+
+check-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check-fast
+
+test: check
+
+demo: all
+	@scripts/demo.sh $(TOOL)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 include/attestchain.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libattestchain.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libattestchain.so.$(SOVERSION)
+	ln -sf libattestchain.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libattestchain.so
+	install -m 0644 $(BUILD)/attestchain.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 0755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 docs/attestchain.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/attestchain.h $(DESTDIR)$(PREFIX)/lib/libattestchain.* \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/attestchain.pc $(DESTDIR)$(PREFIX)/bin/attestchain \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/attestchain.1
+
+$(BUILD)/bench/%: bench/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -O2 -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PKG_LIBS)
+
+bench: all $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+	@$(BUILD)/bench/bench $(BENCH_ARGS)
+
+stress: all $(HELPER_BIN)
+	@BUILD=$(BUILD) AC_STRESS=1 tests/stress.sh
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@AC_DEPS_EXTRA=1 scripts/deps.sh
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+memcheck: all $(TEST_BIN) $(HELPER_BIN)
+	@BUILD=$(BUILD) AC_MEMCHECK=1 tests/run.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Makes sure the Debian packages the build and the tests need are installed.
+# As root it installs what is missing with apt-get; otherwise it names them.
+set -u
+need=""
+have_pc() { pkg-config --exists "$1" 2>/dev/null; }
+have_py() { /usr/bin/python3 -c "import $1" 2>/dev/null; }
+
+command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+command -v cc >/dev/null 2>&1 || need="$need gcc"
+have_pc libsodium || need="$need libsodium-dev"
+have_pc libcrypto || need="$need libssl-dev"
+have_pc libcbor || need="$need libcbor-dev"
+have_pc jansson || need="$need libjansson-dev"
+have_pc cmocka || need="$need libcmocka-dev"
+[ -x /usr/bin/python3 ] || need="$need python3"
+# The tests read JSON and drive the Python reference store for interop.
+have_py cbor2 || need="$need python3-cbor2"
+have_py cryptography || need="$need python3-cryptography"
+# Optional extras (fuzzing, memcheck, terminal tests) when asked for.
+if [ "${AC_DEPS_EXTRA:-0}" = 1 ]; then
+    command -v clang >/dev/null 2>&1 || need="$need clang"
+    [ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] || \
+        ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || need="$need libclang-rt-dev"
+    command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
+fi
+
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "deps: installing$need" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null && apt-get install -y -qq $need >/dev/null || {
+        echo "deps: apt-get install$need failed" >&2; exit 1; }
+    exit 0
+fi
+echo "deps: missing packages; install them with: sudo apt-get install$need" >&2
+exit 1

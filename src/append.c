@@ -1,0 +1,290 @@
+/* Appending (format section 7): under flock(LOCK_EX) on chain.bin, bring the
+ * state up to date, cut a torn tail (keeping its bytes), refuse a key that is
+ * not authorized, write every frame of the batch with one pwrite, fdatasync
+ * once, and only then report the records appended.  A failure leaves
+ * chain.bin as it was. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+
+static int lock_chain(ac_chain *c, ac_error *err)
+{
+    while (flock(c->fd, LOCK_EX) != 0) {
+        if (errno != EINTR)
+            return ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": cannot lock", c->dir);
+    }
+    return AC_OK;
+}
+
+static void unlock_chain(ac_chain *c)
+{
+    (void)flock(c->fd, LOCK_UN);
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = ENOSPC;
+            return -1;
+        }
+        p += w, n -= (size_t)w, off += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* Saves an incomplete last frame beside the chain, then cuts it off. */
+static int cut_torn_tail(ac_chain *c, ac_error *err)
+{
+    uint8_t *bytes;
+    uint64_t off = c->torn_off, len = c->torn_len;
+    if (read_span(c->fd, off, off + len, &bytes) != 0)
+        return ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": cannot read torn tail", c->dir);
+    char name[96];
+    snprintf(name, sizeof name, AC_CHAIN_FILE ".torn-%" PRIu64 "-%" PRIu64, off, ac_now_us());
+    int fd = openat(c->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int rc = AC_OK;
+    if (fd < 0 || write_all(fd, bytes, (size_t)len, 0) != 0 || fsync(fd) != 0)
+        rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot save torn tail", c->dir, name);
+    if (fd >= 0)
+        close(fd);
+    free(bytes);
+    if (rc != AC_OK) {
+        unlinkat(c->dirfd, name, 0);
+        return rc;
+    }
+    if (fsync(c->dirfd) != 0 || ftruncate(c->fd, (off_t)off) != 0 || fdatasync(c->fd) != 0)
+        return ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": cannot cut torn tail", c->dir);
+    c->torn_off = c->torn_len = 0;
+    return AC_OK;
+}
+
+/* Under the lock: the state current, the tail clean, the key authorized. */
+static int prepare(ac_chain *c, const ac_key *key, ac_error *err)
+{
+    int rc = state_sync(c, err);
+    if (rc != AC_OK)
+        return rc;
+    if (c->torn_len > 0 && (rc = cut_torn_tail(c, err)) != AC_OK)
+        return rc;
+    uint8_t pub[AC_PUBKEY_SIZE];
+    ac_key_pubkey(key, pub);
+    if (c->st.record_count > 0 && sodium_memcmp(pub, c->st.signer, AC_PUBKEY_SIZE) != 0) {
+        char want[2 * AC_PUBKEY_SIZE + 1];
+        ac_hex_encode(c->st.signer, AC_PUBKEY_SIZE, want);
+        return ac_fail(err, AC_EUNAUTHORIZED, (int64_t)c->st.record_count,
+                       "%s: record %llu: this key is not authorized to sign; the chain's key is %.16s...",
+                       c->dir, (unsigned long long)c->st.record_count, want);
+    }
+    if (!c->owes_state && (rc = state_remove(c, err)) != AC_OK)
+        return rc;
+    return AC_OK;
+}
+
+typedef struct pending {
+    ac_entry entry;
+    const uint8_t *meta;
+    size_t meta_len;
+} pending;
+
+/* Builds the frames of the batch after the current head into `out`. */
+static int build_batch(ac_chain *c, const ac_key *key, const pending *p, size_t n, det_buf *out,
+                       uint64_t *offs, ac_appended *res, ac_state *st, ac_error *err)
+{
+    rec_fields f;
+    memset(&f, 0, sizeof f);
+    ac_key_pubkey(key, f.signer);
+    det_buf wit = {0};
+    int rc = AC_OK;
+    for (size_t i = 0; i < n && rc == AC_OK; i++) {
+        uint64_t frame_off = st->chain_size;
+        f.chain_index = st->record_count;
+        f.claimed_ts = ac_now_us();
+        rec_uuid7(f.claimed_ts, f.record_id);
+        if (st->record_count == 0)
+            memset(f.prev_hash, 0, AC_HASH_SIZE);
+        else
+            memcpy(f.prev_hash, st->head_hash, AC_HASH_SIZE);
+        memcpy(f.content_hash, p[i].entry.content_hash, AC_HASH_SIZE);
+        f.content_type = p[i].entry.content_type;
+        f.metadata = p[i].meta;
+        f.metadata_len = p[i].meta_len;
+        wit.len = 0;
+        witness_collect(frame_off, &wit);
+        if (wit.failed) {
+            rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
+            break;
+        }
+        f.witnesses = wit.data;
+        f.witnesses_len = wit.len;
+        size_t body_off;
+        if ((rc = rec_build_frame(&f, key, out, &body_off, err)) != AC_OK)
+            break;
+        size_t body_len = out->len - body_off;
+        if (st->record_count == 0) {
+            ac_rec rec;
+            uint8_t *canon = malloc(body_len);
+            if (canon == NULL || rec_decode(out->data + body_off, body_len, &rec, NULL) != 0) {
+                free(canon);
+                rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
+                break;
+            }
+            size_t clen = rec_canonical(out->data + body_off, body_len, &rec, canon);
+            rc = hasher_digest(c->hasher, canon, clen, st->chain_id);
+            free(canon);
+            st->created_at = f.claimed_ts;
+            memcpy(st->signer, f.signer, AC_PUBKEY_SIZE);
+        }
+        if (rc == AC_OK)
+            rc = hasher_digest(c->hasher, out->data + body_off, body_len, st->head_hash);
+        if (rc != AC_OK) {
+            rc = ac_fail(err, rc, -1, "SHA-256 failed");
+            break;
+        }
+        offs[i] = frame_off;
+        res[i].index = f.chain_index;
+        memcpy(res[i].hash, st->head_hash, AC_HASH_SIZE);
+        st->head_index = f.chain_index;
+        st->head_offset = frame_off;
+        st->record_count++;
+        st->chain_size = frame_off + 4 + body_len;
+        st->last_append_at = f.claimed_ts;
+    }
+    det_buf_free(&wit);
+    return rc;
+}
+
+/* Writes the batch and makes it durable, or leaves chain.bin as it was. */
+static int commit(ac_chain *c, const det_buf *frames, ac_error *err)
+{
+    uint64_t at = c->st.chain_size;
+    if (write_all(c->fd, frames->data, frames->len, at) == 0 && fdatasync(c->fd) == 0)
+        return AC_OK;
+    int rc = ac_fail_errno(err, AC_EIO, (int64_t)c->st.record_count,
+                           "%s/" AC_CHAIN_FILE ": record %llu: append failed, nothing was added",
+                           c->dir, (unsigned long long)c->st.record_count);
+    int saved = errno;
+    if (ftruncate(c->fd, (off_t)at) != 0 || fdatasync(c->fd) != 0)
+        rc = ac_fail_errno(err, AC_EIO, (int64_t)c->st.record_count,
+                           "%s/" AC_CHAIN_FILE ": append failed and the partial write could not be "
+                           "removed (the next append cuts it)", c->dir);
+    errno = saved;
+    return rc;
+}
+
+static int append_locked(ac_chain *c, const ac_key *key, const pending *p, size_t n,
+                         ac_appended *res, ac_error *err)
+{
+    int rc = prepare(c, key, err);
+    if (rc != AC_OK)
+        return rc;
+    det_buf frames = {0};
+    uint64_t *offs = calloc(n, sizeof *offs);
+    ac_state st = c->st;
+    if (offs == NULL)
+        return ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    rc = build_batch(c, key, p, n, &frames, offs, res, &st, err);
+    if (rc == AC_OK)
+        rc = commit(c, &frames, err);
+    if (rc == AC_OK) {
+        uint64_t first = c->st.record_count;
+        c->st = st;
+        c->have_state = true;
+        index_note(c, first, offs, n);
+    }
+    free(offs);
+    det_buf_free(&frames);
+    return rc;
+}
+
+static int check_entries(const ac_entry *e, size_t n, pending *p, bool rotation_ok, ac_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].content_type == NULL)
+            return ac_fail(err, AC_EINVAL, -1, "entry %zu: no content type", i);
+        if (!rotation_ok && strcmp(e[i].content_type, AC_ROTATION_CONTENT_TYPE) == 0)
+            return ac_fail(err, AC_EINVAL, -1,
+                           "entry %zu: key rotations are appended with ac_append_rotation", i);
+        p[i].entry = e[i];
+        int rc = meta_encoded(e[i].metadata, &p[i].meta, &p[i].meta_len, err);
+        if (rc != AC_OK)
+            return rc;
+    }
+    return AC_OK;
+}
+
+static int append_entries(ac_chain *c, const ac_key *key, const ac_entry *entries, size_t n,
+                          ac_appended *out, bool rotation, ac_error *err)
+{
+    if (c->readonly)
+        return ac_fail(err, AC_EINVAL, -1, "%s: opened read-only", c->dir);
+    if (n == 0)
+        return AC_OK;
+    if (key == NULL || entries == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no key or no entries");
+    pending *p = calloc(n, sizeof *p);
+    ac_appended *res = calloc(n, sizeof *res);
+    int rc = p && res ? check_entries(entries, n, p, rotation, err)
+                      : ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    if (rc == AC_OK)
+        rc = chain_open_file(c, true, err);
+    if (rc == AC_OK)
+        rc = lock_chain(c, err);
+    if (rc == AC_OK) {
+        rc = append_locked(c, key, p, n, res, err);
+        unlock_chain(c);
+    }
+    if (rc == AC_OK && out != NULL)
+        memcpy(out, res, n * sizeof *res);
+    free(p);
+    free(res);
+    return rc;
+}
+
+int ac_append_batch(ac_chain *c, const ac_key *key, const ac_entry *entries, size_t n,
+                    ac_appended *out, ac_error *err)
+{
+    return append_entries(c, key, entries, n, out, false, err);
+}
+
+int ac_append(ac_chain *c, const ac_key *key, const ac_entry *entry, ac_appended *out,
+              ac_error *err)
+{
+    return append_entries(c, key, entry, 1, out, false, err);
+}
+
+int ac_append_rotation(ac_chain *c, const ac_key *old_key, const uint8_t new_pubkey[AC_PUBKEY_SIZE],
+                       ac_appended *out, ac_error *err)
+{
+    uint8_t old_pub[AC_PUBKEY_SIZE];
+    ac_key_pubkey(old_key, old_pub);
+    if (sodium_memcmp(old_pub, new_pubkey, AC_PUBKEY_SIZE) == 0)
+        return ac_fail(err, AC_EINVAL, -1, "%s: the new key is the key it would retire", c->dir);
+    char hex[2 * AC_PUBKEY_SIZE + 1];
+    ac_hex_encode(new_pubkey, AC_PUBKEY_SIZE, hex);
+    ac_meta *meta;
+    int rc = ac_meta_new(&meta, err);
+    if (rc != AC_OK)
+        return rc;
+    ac_entry e = {.content_type = AC_ROTATION_CONTENT_TYPE, .metadata = meta};
+    rc = ac_meta_set_text(meta, "new_pubkey", hex, err);
+    if (rc == AC_OK)
+        rc = ac_sha256(new_pubkey, AC_PUBKEY_SIZE, e.content_hash, err);
+    if (rc == AC_OK)
+        rc = append_entries(c, old_key, &e, 1, out, true, err);
+    ac_meta_free(meta);
+    return rc;
+}

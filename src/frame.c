@@ -1,0 +1,144 @@
+/* Framing of chain.bin (format section 2): a 4-byte big-endian length, then
+ * the record.  Reads go through a large window so that scanning a chain of
+ * millions of frames costs a few hundred reads, not millions. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int pread_full(int fd, uint8_t *buf, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(fd, buf + done, n - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0) { /* the file shrank under us */
+            errno = EIO;
+            return -1;
+        }
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+int fwin_init(frame_win *w, int fd, uint64_t start, uint64_t end, size_t cap)
+{
+    memset(w, 0, sizeof *w);
+    if (cap < AC_MAX_RECORD_SIZE + 4)
+        cap = AC_MAX_RECORD_SIZE + 4;
+    w->buf = malloc(cap);
+    if (w->buf == NULL)
+        return -1;
+    w->fd = fd;
+    w->cap = cap;
+    w->base = start;
+    w->end = end;
+    return 0;
+}
+
+void fwin_free(frame_win *w)
+{
+    free(w->buf);
+    w->buf = NULL;
+}
+
+int fwin_refill(frame_win *w)
+{
+    size_t keep = w->len - w->next;
+    memmove(w->buf, w->buf + w->next, keep);
+    w->base += w->next;
+    w->next = 0;
+    w->len = keep;
+    uint64_t file_left = w->end - (w->base + keep);
+    size_t want = w->cap - keep;
+    if (want > file_left)
+        want = (size_t)file_left;
+    if (want == 0)
+        return 0;
+    if (pread_full(w->fd, w->buf + keep, want, w->base + keep) != 0)
+        return -1;
+    w->len += want;
+    return 0;
+}
+
+fwin_status fwin_next(frame_win *w, uint64_t *off, const uint8_t **body, uint32_t *len)
+{
+    size_t avail = w->len - w->next;
+    uint64_t at = w->base + w->next;
+    bool file_done = w->base + w->len >= w->end;
+    *off = at;
+    if (avail == 0 && file_done)
+        return FW_END;
+    if (avail < 4)
+        return file_done ? FW_TORN : FW_REFILL;
+    uint32_t n = be32(w->buf + w->next);
+    if (n == 0 || n > AC_MAX_RECORD_SIZE)
+        return FW_BAD_LEN;
+    if (avail - 4 < n)
+        return file_done ? FW_TORN : FW_REFILL;
+    *body = w->buf + w->next + 4;
+    *len = n;
+    w->next += 4 + (size_t)n;
+    return FW_FRAME;
+}
+
+int read_span(int fd, uint64_t off, uint64_t end, uint8_t **out)
+{
+    size_t n = (size_t)(end - off);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (buf == NULL)
+        return -1;
+    if (pread_full(fd, buf, n, off) != 0) {
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    return 0;
+}
+
+int frame_read_at(int fd, uint64_t off, uint64_t file_size, uint8_t **body, uint32_t *len)
+{
+    uint8_t pfx[4];
+    if (off > file_size || file_size - off < 4)
+        return AC_ECORRUPT;
+    if (pread_full(fd, pfx, 4, off) != 0)
+        return AC_EIO;
+    uint32_t n = be32(pfx);
+    if (n == 0 || n > AC_MAX_RECORD_SIZE || file_size - off - 4 < n)
+        return AC_ECORRUPT;
+    uint8_t *buf;
+    if (read_span(fd, off + 4, off + 4 + n, &buf) != 0)
+        return errno == ENOMEM ? AC_ENOMEM : AC_EIO;
+    *body = buf;
+    *len = n;
+    return AC_OK;
+}
+
+bool frame_record_inside(const uint8_t *buf, size_t len)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    while ((size_t)(end - p) >= sizeof ac_record_magic) {
+        p = memmem(p, (size_t)(end - p), ac_record_magic, sizeof ac_record_magic);
+        if (p == NULL)
+            return false;
+        /* CBOR items delimit themselves: find where this one would end. */
+        size_t item_len = 0;
+        if (det_item_skip(p, (size_t)(end - p), &item_len, AC_MAX_DEPTH) == 0) {
+            ac_rec r;
+            if (rec_decode(p, item_len, &r, NULL) == 0)
+                return true;
+        }
+        p++;
+    }
+    return false;
+}

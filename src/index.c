@@ -1,0 +1,205 @@
+/* index.bin: the offset of every frame, so that get(i) is one small read here
+ * and one read of the frame.  A cache: a 16-byte header (magic, then the
+ * first 8 bytes of the chain id) and one little-endian u64 per record.  It is
+ * checked against the state before use and rebuilt from chain.bin when it
+ * does not match; it is never fsynced, since losing it loses nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define IDX_HEADER 16
+static const uint8_t idx_magic[8] = {'A', 'C', 'I', 'D', 'X', 0, 0, 1};
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+void index_close(ac_chain *c)
+{
+    if (c->idx_fd >= 0)
+        close(c->idx_fd);
+    c->idx_fd = -1;
+    c->idx_valid = 0;
+}
+
+static int idx_read(ac_chain *c, uint64_t i, uint64_t *off)
+{
+    uint8_t b[8];
+    if (pread(c->idx_fd, b, 8, (off_t)(IDX_HEADER + 8 * i)) != 8)
+        return -1;
+    *off = get_le64(b);
+    return 0;
+}
+
+static bool header_ok(ac_chain *c)
+{
+    uint8_t h[IDX_HEADER];
+    return pread(c->idx_fd, h, IDX_HEADER, 0) == IDX_HEADER &&
+           memcmp(h, idx_magic, 8) == 0 && memcmp(h + 8, c->st.chain_id, 8) == 0;
+}
+
+/* Opens index.bin and counts how many of its entries agree with the state:
+ * all of them when the count and the head's offset match. */
+static void idx_open(ac_chain *c)
+{
+    int flags = (c->readonly ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC | O_NOFOLLOW;
+    c->idx_fd = openat(c->dirfd, AC_INDEX_FILE, flags, 0644);
+    c->idx_valid = 0;
+    struct stat sb;
+    if (c->idx_fd < 0 || fstat(c->idx_fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        (uint64_t)sb.st_size < IDX_HEADER || !header_ok(c))
+        return;
+    uint64_t n = ((uint64_t)sb.st_size - IDX_HEADER) / 8, last;
+    if (n > c->st.record_count)
+        n = c->st.record_count;
+    if (n > 0 && idx_read(c, n - 1, &last) == 0 &&
+        (n < c->st.record_count || last == c->st.head_offset))
+        c->idx_valid = n;
+}
+
+/* Writes the offsets of records first.. from a scan of chain.bin. */
+static int idx_write(ac_chain *c, uint64_t first, const uint64_t *offs, size_t n)
+{
+    if (c->idx_fd < 0 || c->readonly)
+        return -1;
+    if (first == 0) {
+        uint8_t h[IDX_HEADER];
+        memcpy(h, idx_magic, 8);
+        memcpy(h + 8, c->st.chain_id, 8);
+        if (ftruncate(c->idx_fd, 0) != 0 || pwrite(c->idx_fd, h, IDX_HEADER, 0) != IDX_HEADER)
+            return -1;
+    }
+    uint8_t buf[8 * 512];
+    for (size_t done = 0; done < n;) {
+        size_t k = n - done < 512 ? n - done : 512;
+        for (size_t j = 0; j < k; j++)
+            put_le64(buf + 8 * j, offs[done + j]);
+        off_t at = (off_t)(IDX_HEADER + 8 * (first + done));
+        if (pwrite(c->idx_fd, buf, 8 * k, at) != (ssize_t)(8 * k))
+            return -1;
+        done += k;
+    }
+    return 0;
+}
+
+void index_note(ac_chain *c, uint64_t first, const uint64_t *offs, size_t n)
+{
+    if (c->idx_fd < 0 || first != c->idx_valid || c->readonly)
+        return; /* not open yet, or a gap: the next lookup brings it up to date */
+    if (idx_write(c, first, offs, n) == 0)
+        c->idx_valid = first + n;
+    else
+        c->idx_valid = 0;
+}
+
+/* Extends the index from its last good entry to the head by a frame scan. */
+static int idx_extend(ac_chain *c, ac_error *err)
+{
+    uint64_t start = 0, first = 0, off;
+    if (c->idx_valid > 0 && idx_read(c, c->idx_valid - 1, &off) == 0) {
+        uint8_t *body;
+        uint32_t len;
+        if (frame_read_at(c->fd, off, c->st.chain_size, &body, &len) == AC_OK) {
+            free(body);
+            start = off + 4 + len;
+            first = c->idx_valid;
+        }
+    }
+    frame_win w;
+    size_t cap = 1 << 16, n = 0;
+    uint64_t *offs = malloc(cap * sizeof *offs);
+    if (offs == NULL || fwin_init(&w, c->fd, start, c->st.chain_size, 4u << 20) != 0) {
+        free(offs);
+        return ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    }
+    int rc = AC_OK;
+    while (rc == AC_OK) {
+        const uint8_t *body;
+        uint32_t len;
+        fwin_status s = fwin_next(&w, &off, &body, &len);
+        if (s == FW_END)
+            break;
+        if (s == FW_REFILL) {
+            if (fwin_refill(&w) != 0)
+                rc = ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": read failed", c->dir);
+            continue;
+        }
+        if (s != FW_FRAME) {
+            rc = ac_fail(err, AC_ECORRUPT, (int64_t)(first + n),
+                         "%s/" AC_CHAIN_FILE ": record %llu: bad frame at offset %llu; run verify",
+                         c->dir, (unsigned long long)(first + n), (unsigned long long)off);
+            break;
+        }
+        if (n == cap) {
+            uint64_t *p = realloc(offs, 2 * cap * sizeof *p);
+            if (p == NULL) {
+                rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
+                break;
+            }
+            offs = p;
+            cap *= 2;
+        }
+        offs[n++] = off;
+    }
+    fwin_free(&w);
+    if (rc == AC_OK) {
+        /* A read-only handle keeps the offsets in the file it cannot write
+         * nowhere; it answers from a scan until a writer rebuilds the index. */
+        if (idx_write(c, first, offs, n) == 0)
+            c->idx_valid = first + n;
+    }
+    free(offs);
+    return rc;
+}
+
+int index_lookup(ac_chain *c, uint64_t i, uint64_t *off, ac_error *err)
+{
+    if (c->idx_fd < 0)
+        idx_open(c);
+    if (c->idx_valid <= i) {
+        int rc = idx_extend(c, err);
+        if (rc != AC_OK)
+            return rc;
+    }
+    if (c->idx_valid > i && idx_read(c, i, off) == 0)
+        return AC_OK;
+    /* No usable index file (read-only, say): find the frame by scanning. */
+    frame_win w;
+    if (fwin_init(&w, c->fd, 0, c->st.chain_size, 4u << 20) != 0)
+        return ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    uint64_t k = 0;
+    int rc = AC_ENOTFOUND;
+    for (;;) {
+        const uint8_t *body;
+        uint32_t len;
+        fwin_status s = fwin_next(&w, off, &body, &len);
+        if (s == FW_REFILL && fwin_refill(&w) == 0)
+            continue;
+        if (s != FW_FRAME)
+            break;
+        if (k++ == i) {
+            rc = AC_OK;
+            break;
+        }
+    }
+    fwin_free(&w);
+    if (rc != AC_OK)
+        return ac_fail(err, rc, (int64_t)i, "%s/" AC_CHAIN_FILE ": record %llu not found", c->dir,
+                       (unsigned long long)i);
+    return AC_OK;
+}

@@ -1,0 +1,306 @@
+/* Internal interfaces between the library's source files. Not installed. */
+#ifndef AC_INTERNAL_H
+#define AC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attestchain.h"
+
+#if defined(__GNUC__)
+#define AC_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define AC_PRINTF(f, a)
+#endif
+
+/* ---------------------------------------------------------------- error.c */
+
+/* Fills `err` (if not NULL) and returns `code`.  The message is formatted
+ * from `fmt`; callers put the file and record index into it. */
+int ac_fail(ac_error *err, int code, int64_t index, const char *fmt, ...) AC_PRINTF(4, 5);
+
+/* As ac_fail for a failed system call: keeps `errno` and appends strerror. */
+int ac_fail_errno(ac_error *err, int code, int64_t index, const char *fmt, ...) AC_PRINTF(4, 5);
+
+/* Clears `err` to AC_OK. */
+void ac_error_clear(ac_error *err);
+
+/* ---------------------------------------------------------------- cbor.c */
+/* Deterministic CBOR (section 3 of the format) on top of libcbor's streaming
+ * decoder and encoders. */
+
+typedef enum det_type {
+    DET_UINT,
+    DET_NEGINT, /* value -1 - val */
+    DET_BYTES,
+    DET_TEXT,
+    DET_ARRAY,
+    DET_MAP,
+    DET_FALSE,
+    DET_TRUE,
+    DET_NULL,
+} det_type;
+
+typedef struct det_token {
+    det_type type;
+    uint64_t val;        /* integer argument; element/pair count; string length */
+    const uint8_t *data; /* string bytes (DET_BYTES, DET_TEXT) */
+    size_t start, end;   /* offsets of the whole token (head and string bytes) */
+} det_token;
+
+/* Reads one token at *pos, rejecting anything outside the subset: non-shortest
+ * heads, indefinite lengths, tags, floats, undefined, invalid UTF-8 text.
+ * Advances *pos past it.  0 on success, -1 if not allowed or truncated. */
+int det_token_read(const uint8_t *buf, size_t len, size_t *pos, det_token *tok);
+
+/* Checks one complete item at *pos (recursively: map keys are text, unique and
+ * in deterministic order; nesting within `depth_left` levels of maps and
+ * arrays), and advances *pos past it.  0 or -1. */
+int det_item_skip(const uint8_t *buf, size_t len, size_t *pos, int depth_left);
+
+/* Looks up text key `key` in the deterministic map encoded at buf[0..len)
+ * (already checked).  On success sets *value_pos to the offset of its value
+ * and returns 0; -1 if the key is absent. */
+int det_map_find(const uint8_t *buf, size_t len, const char *key, size_t *value_pos);
+
+/* RFC 3629 UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
+bool det_utf8_valid(const uint8_t *s, size_t n);
+
+/* Compares the encoded forms of two map keys in deterministic order. */
+int det_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
+/* A growable output buffer for encoding. */
+typedef struct det_buf {
+    uint8_t *data;
+    size_t len, cap;
+    bool failed; /* an allocation failed; every later write is a no-op */
+} det_buf;
+
+void det_buf_free(det_buf *b);
+void det_put(det_buf *b, const void *p, size_t n);
+void det_put_uint(det_buf *b, uint64_t v);
+void det_put_negint(det_buf *b, uint64_t v); /* encodes -1 - v */
+void det_put_bytes(det_buf *b, const void *p, size_t n);
+void det_put_text(det_buf *b, const char *s, size_t n);
+void det_put_array(det_buf *b, size_t n);
+void det_put_map(det_buf *b, size_t n);
+void det_put_simple(det_buf *b, det_type t); /* DET_FALSE, DET_TRUE, DET_NULL */
+
+/* ---------------------------------------------------------------- record.c */
+
+/* A decoded record: a view whose pointers point into the frame body. */
+typedef struct ac_rec {
+    uint64_t version;
+    uint64_t chain_index;
+    uint64_t claimed_ts;
+    const uint8_t *record_id;    /* 16 */
+    const uint8_t *prev_hash;    /* 32 */
+    const uint8_t *content_hash; /* 32 */
+    const uint8_t *signer;       /* 32 */
+    const uint8_t *signature;    /* 64 */
+    const char *content_type;    /* not NUL-terminated */
+    size_t content_type_len;
+    const uint8_t *metadata; /* the encoded metadata map */
+    size_t metadata_len;
+    const uint8_t *witnesses; /* the encoded entropy_witnesses map */
+    size_t witnesses_len;
+    size_t sig_start, sig_end; /* the "signature" key and value within the body */
+} ac_rec;
+
+/* The 10 bytes every record begins with: a map of 11, "version", 1. */
+extern const uint8_t ac_record_magic[10];
+
+/* Decodes and checks a frame body as a record of section 4 in deterministic
+ * CBOR.  0, or -1 with a short reason in *why (static string). */
+int rec_decode(const uint8_t *body, size_t len, ac_rec *out, const char **why);
+
+/* The canonical bytes (the body without its signature entry) into `out`,
+ * which holds at least `len` bytes; returns their length. */
+size_t rec_canonical(const uint8_t *body, size_t len, const ac_rec *rec, uint8_t *out);
+
+/* Whether the record is a rotation, and if so whether it is well formed
+ * (section 4.4): sets *new_key.  Returns 0 not a rotation, 1 a valid
+ * rotation, -1 a malformed one. */
+int rec_rotation(const ac_rec *rec, uint8_t new_key[AC_PUBKEY_SIZE]);
+
+/* Fields of a record to write. */
+typedef struct rec_fields {
+    uint64_t chain_index;
+    uint64_t claimed_ts;
+    uint8_t record_id[AC_RECORD_ID_SIZE];
+    uint8_t prev_hash[AC_HASH_SIZE];
+    uint8_t content_hash[AC_HASH_SIZE];
+    const char *content_type;
+    const uint8_t *metadata; /* encoded deterministic map */
+    size_t metadata_len;
+    const uint8_t *witnesses; /* encoded deterministic map */
+    size_t witnesses_len;
+    uint8_t signer[AC_PUBKEY_SIZE];
+} rec_fields;
+
+/* Encodes, signs with `key` and frames a record: appends the 4-byte length
+ * prefix and the body to `out`, and sets *body_off to the body's offset in
+ * out.  AC_OK or a negative code (AC_EINVAL for an oversized record). */
+int rec_build_frame(const rec_fields *f, const ac_key *key, det_buf *out, size_t *body_off,
+                    ac_error *err);
+
+/* A public record: an owned copy of the frame body and its decoded view.
+ * Takes a copy of body; `hash` is its record hash. */
+int record_new(const uint8_t *body, size_t len, uint64_t offset, const uint8_t hash[AC_HASH_SIZE],
+               ac_record **out, const char **why);
+
+/* A new UUIDv7 (RFC 9562) from `now_us` and libsodium's randomness. */
+void rec_uuid7(uint64_t now_us, uint8_t out[AC_RECORD_ID_SIZE]);
+
+/* ---------------------------------------------------------------- meta.c */
+
+/* The deterministic encoding of the metadata map (an empty map for NULL).
+ * The returned pointer stays valid until the ac_meta is changed or freed. */
+int meta_encoded(const ac_meta *meta, const uint8_t **out, size_t *len, ac_error *err);
+
+/* A deterministic CBOR item (already checked) rendered as JSON text. */
+int meta_cbor_to_json(const uint8_t *buf, size_t len, char **json, ac_error *err);
+
+/* ---------------------------------------------------------------- key.c */
+
+/* Ed25519 signature of msg with the key (libsodium). */
+void key_sign(const ac_key *key, const uint8_t *msg, size_t len, uint8_t sig[AC_SIGNATURE_SIZE]);
+
+/* ---------------------------------------------------------------- hash.c */
+
+/* A reusable SHA-256 context (EVP_MD fetched once per chain, not per call). */
+typedef struct ac_hasher ac_hasher;
+ac_hasher *hasher_new(void);
+void hasher_free(ac_hasher *h);
+int hasher_digest(ac_hasher *h, const void *data, size_t len, uint8_t out[AC_HASH_SIZE]);
+
+/* ---------------------------------------------------------------- witness.c */
+
+/* The entropy witnesses of section 5 for a frame at `chain_size`, encoded as
+ * a deterministic map into `out`. */
+void witness_collect(uint64_t chain_size, det_buf *out);
+
+/* Warnings from the witnesses of two consecutive records (prev may be NULL). */
+typedef struct witness_view {
+    bool has_boot_id, has_uptime, has_chain_size;
+    uint8_t boot_id[16];
+    uint64_t uptime_us, chain_size;
+    uint64_t claimed_ts;
+} witness_view;
+void witness_read(const ac_rec *rec, witness_view *out);
+
+/* ---------------------------------------------------------------- frame.c */
+
+/* A window of chain.bin read in large chunks, split into frames in place.
+ * Frame bodies handed out point into the window and stay valid until the
+ * next fwin_refill. */
+typedef struct frame_win {
+    int fd;
+    uint64_t end;  /* file size considered */
+    uint8_t *buf;
+    size_t cap;
+    uint64_t base; /* file offset of buf[0] */
+    size_t len;    /* bytes held */
+    size_t next;   /* buffer offset of the next frame */
+} frame_win;
+
+typedef enum fwin_status {
+    FW_FRAME,   /* a complete frame */
+    FW_REFILL,  /* the next frame is not wholly in the window: call fwin_refill */
+    FW_END,     /* clean end of file */
+    FW_TORN,    /* an incomplete last frame: *off is its offset */
+    FW_BAD_LEN, /* a length prefix of 0 or over the limit at *off */
+    FW_IO,      /* a read failed (errno set) */
+} fwin_status;
+
+/* A window over [start, end) of fd, with a buffer of `cap` bytes (at least
+ * AC_MAX_RECORD_SIZE + 4). 0, or -1 out of memory. */
+int fwin_init(frame_win *w, int fd, uint64_t start, uint64_t end, size_t cap);
+void fwin_free(frame_win *w);
+
+/* The next frame: its offset, body and body length. */
+fwin_status fwin_next(frame_win *w, uint64_t *off, const uint8_t **body, uint32_t *len);
+
+/* Drops the frames handed out and reads on. 0, or -1 (errno set). */
+int fwin_refill(frame_win *w);
+
+/* Reads a whole frame at `off` with pread into a malloc'd buffer (*body, *len).
+ * AC_OK, AC_ECORRUPT (bad prefix, past the end), AC_EIO, AC_ENOMEM. */
+int frame_read_at(int fd, uint64_t off, uint64_t file_size, uint8_t **body, uint32_t *len);
+
+/* Whether a complete record starts anywhere in buf[0..len) (section 7's test
+ * of a frame that runs past the end of the file). */
+bool frame_record_inside(const uint8_t *buf, size_t len);
+
+/* Reads [off, end) of fd into a malloc'd buffer (at most AC_MAX_RECORD_SIZE +
+ * 4 bytes are ever asked for). 0, or -1 (errno set). */
+int read_span(int fd, uint64_t off, uint64_t end, uint8_t **out);
+
+/* ---------------------------------------------------------------- chain.c */
+
+struct ac_chain {
+    char *dir;         /* as given, for messages */
+    int dirfd;
+    int fd;            /* chain.bin, or -1 while it does not exist */
+    bool readonly;
+    unsigned threads;  /* 0: one per online CPU */
+    ac_hasher *hasher;
+    bool have_state;   /* st describes the complete frames of chain.bin */
+    ac_state st;       /* record_count 0: empty chain */
+    uint64_t torn_off, torn_len; /* an incomplete last frame seen at the last sync */
+    bool owes_state;   /* this handle removed state.cbor and writes it on close */
+    int idx_fd;        /* index.bin, or -1 */
+    uint64_t idx_valid; /* leading entries of index.bin known to be right */
+};
+
+#define AC_CHAIN_FILE "chain.bin"
+#define AC_STATE_FILE "state.cbor"
+#define AC_INDEX_FILE "index.bin"
+
+/* Opens chain.bin if it exists and is not yet open. AC_OK or AC_EIO. */
+int chain_open_file(ac_chain *c, bool create, ac_error *err);
+
+/* Size of chain.bin (0 if it does not exist). */
+int chain_file_size(ac_chain *c, uint64_t *size, ac_error *err);
+
+/* ---------------------------------------------------------------- state.c */
+
+/* Brings c->st up to date with chain.bin: trusts the in-memory state or a
+ * valid state.cbor only after checking them against the file, rolls forward
+ * over frames appended since, rebuilds from scratch otherwise.  Notes an
+ * incomplete tail in c->torn_*.  AC_ECORRUPT when the chain's end is damaged
+ * in a way that is not a torn tail. */
+int state_sync(ac_chain *c, ac_error *err);
+
+/* Writes state.cbor (temporary file, fsync, rename). */
+int state_save(ac_chain *c, ac_error *err);
+
+/* Removes state.cbor before the first append it would not reflect. */
+int state_remove(ac_chain *c, ac_error *err);
+
+/* Reads the authorized signer after record `before - 1` (from the rotation
+ * history of records 0..before-1) and the hash of record before-1, by
+ * scanning chain.bin. `before` >= 1. */
+int state_history(ac_chain *c, uint64_t before, uint8_t signer[AC_PUBKEY_SIZE],
+                  uint8_t prev_hash[AC_HASH_SIZE], uint64_t *next_off, ac_error *err);
+
+/* ---------------------------------------------------------------- index.c */
+
+/* Offset of the frame of record `i` (< record count), through index.bin,
+ * brought up to date (or rebuilt) when needed. */
+int index_lookup(ac_chain *c, uint64_t i, uint64_t *off, ac_error *err);
+
+/* Records that frames for records first..first+n-1 are at offs[]. Best
+ * effort: the index is a cache. */
+void index_note(ac_chain *c, uint64_t first, const uint64_t *offs, size_t n);
+
+/* Closes index.bin. */
+void index_close(ac_chain *c);
+
+/* ---------------------------------------------------------------- util */
+
+/* Current wall clock in µs since 1970. */
+uint64_t ac_now_us(void);
+
+#endif /* AC_INTERNAL_H */

@@ -1,0 +1,378 @@
+/* The head state (format section 6): kept in memory, checkpointed in
+ * state.cbor, and never trusted without checking it against chain.bin. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* ---------------------------------------------------------------- state.cbor */
+
+enum { S_SIGNER, S_CHAIN_ID, S_HEAD_HASH, S_CHAIN_SIZE, S_CREATED_AT, S_HEAD_INDEX,
+       S_HEAD_OFFSET, S_RECORD_COUNT, S_LAST_APPEND_AT, S_KEYS };
+
+/* In deterministic order: shorter first, then bytewise. */
+static const char *const state_keys[S_KEYS] = {
+    "signer", "chain_id", "head_hash", "chain_size", "created_at", "head_index",
+    "head_offset", "record_count", "last_append_at",
+};
+
+static uint64_t *state_uint(ac_state *s, int k)
+{
+    switch (k) {
+    case S_CHAIN_SIZE: return &s->chain_size;
+    case S_CREATED_AT: return &s->created_at;
+    case S_HEAD_INDEX: return &s->head_index;
+    case S_HEAD_OFFSET: return &s->head_offset;
+    case S_RECORD_COUNT: return &s->record_count;
+    case S_LAST_APPEND_AT: return &s->last_append_at;
+    default: return NULL;
+    }
+}
+
+static uint8_t *state_bytes(ac_state *s, int k)
+{
+    switch (k) {
+    case S_SIGNER: return s->signer;
+    case S_CHAIN_ID: return s->chain_id;
+    case S_HEAD_HASH: return s->head_hash;
+    default: return NULL;
+    }
+}
+
+static void state_encode(const ac_state *st, det_buf *b)
+{
+    ac_state s = *st;
+    det_put_map(b, S_KEYS);
+    for (int k = 0; k < S_KEYS; k++) {
+        det_put_text(b, state_keys[k], strlen(state_keys[k]));
+        uint64_t *u = state_uint(&s, k);
+        if (u != NULL)
+            det_put_uint(b, *u);
+        else
+            det_put_bytes(b, state_bytes(&s, k), AC_HASH_SIZE);
+    }
+}
+
+/* Parses state.cbor; unknown keys are ignored, every key of ours is needed. */
+static int state_decode(const uint8_t *buf, size_t len, ac_state *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t pos = 0;
+    if (det_item_skip(buf, len, &pos, AC_MAX_DEPTH) != 0 || pos != len)
+        return -1;
+    unsigned seen = 0;
+    for (int k = 0; k < S_KEYS; k++) {
+        size_t vpos;
+        det_token t;
+        if (det_map_find(buf, len, state_keys[k], &vpos) != 0 ||
+            det_token_read(buf, len, &vpos, &t) != 0)
+            continue;
+        uint64_t *u = state_uint(out, k);
+        if (u != NULL && t.type == DET_UINT) {
+            *u = t.val;
+            seen |= 1u << k;
+        } else if (u == NULL && t.type == DET_BYTES && t.val == AC_HASH_SIZE) {
+            memcpy(state_bytes(out, k), t.data, AC_HASH_SIZE);
+            seen |= 1u << k;
+        }
+    }
+    return seen == (1u << S_KEYS) - 1 ? 0 : -1;
+}
+
+static int state_load(ac_chain *c, ac_state *out)
+{
+    int fd = openat(c->dirfd, AC_STATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    struct stat sb;
+    uint8_t buf[1024];
+    ssize_t n = -1;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size < (off_t)sizeof buf)
+        n = read(fd, buf, sizeof buf);
+    close(fd);
+    return n > 0 ? state_decode(buf, (size_t)n, out) : -1;
+}
+
+int state_save(ac_chain *c, ac_error *err)
+{
+    if (c->readonly || c->st.record_count == 0)
+        return AC_OK;
+    det_buf b = {0};
+    state_encode(&c->st, &b);
+    if (b.failed)
+        return det_buf_free(&b), ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    static const char tmp[] = AC_STATE_FILE ".tmp";
+    int fd = openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int rc = AC_OK;
+    if (fd < 0) {
+        rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot create", c->dir, tmp);
+    } else {
+        ssize_t w = write(fd, b.data, b.len);
+        if (w != (ssize_t)b.len || fsync(fd) != 0) {
+            if (w >= 0 && w != (ssize_t)b.len)
+                errno = ENOSPC;
+            rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot write", c->dir, tmp);
+        }
+        close(fd);
+        if (rc == AC_OK && renameat(c->dirfd, tmp, c->dirfd, AC_STATE_FILE) != 0)
+            rc = ac_fail_errno(err, AC_EIO, -1, "%s/" AC_STATE_FILE ": cannot rename into place",
+                               c->dir);
+        if (rc != AC_OK)
+            unlinkat(c->dirfd, tmp, 0);
+    }
+    det_buf_free(&b);
+    if (rc == AC_OK)
+        c->owes_state = false;
+    return rc;
+}
+
+int state_remove(ac_chain *c, ac_error *err)
+{
+    if (unlinkat(c->dirfd, AC_STATE_FILE, 0) == 0) {
+        if (fsync(c->dirfd) != 0)
+            return ac_fail_errno(err, AC_EIO, -1, "%s: cannot sync directory", c->dir);
+    } else if (errno != ENOENT) {
+        return ac_fail_errno(err, AC_EIO, -1, "%s/" AC_STATE_FILE ": cannot remove", c->dir);
+    }
+    c->owes_state = true;
+    return AC_OK;
+}
+
+/* ---------------------------------------------------------------- checking */
+
+/* Whether the frame at st->head_offset ends at st->chain_size and hashes to
+ * st->head_hash: what makes a checkpoint trustworthy. */
+static bool head_matches(ac_chain *c, const ac_state *st, uint64_t file_size)
+{
+    if (st->record_count == 0)
+        return st->chain_size == 0;
+    if (st->chain_size > file_size || st->head_index + 1 != st->record_count)
+        return false;
+    uint8_t *body;
+    uint32_t len;
+    if (frame_read_at(c->fd, st->head_offset, file_size, &body, &len) != AC_OK)
+        return false;
+    uint8_t h[AC_HASH_SIZE];
+    bool ok = st->head_offset + 4 + len == st->chain_size &&
+              hasher_digest(c->hasher, body, len, h) == AC_OK &&
+              memcmp(h, st->head_hash, AC_HASH_SIZE) == 0;
+    free(body);
+    return ok;
+}
+
+/* Rotation records are rare: a cheap search for the content type picks the
+ * few frames worth decoding. */
+static bool maybe_rotation(const uint8_t *body, uint32_t len)
+{
+    static const char rot[] = AC_ROTATION_CONTENT_TYPE;
+    return memmem(body, len, rot, sizeof rot - 1) != NULL;
+}
+
+typedef struct roll {
+    ac_state st;
+    uint64_t *offs; /* offsets of the frames found */
+    size_t n, cap;
+    uint64_t last_len;
+} roll;
+
+static int roll_frame(ac_chain *c, roll *r, uint64_t off, const uint8_t *body, uint32_t len)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 1024;
+        uint64_t *p = realloc(r->offs, cap * sizeof *p);
+        if (p == NULL)
+            return AC_ENOMEM;
+        r->offs = p;
+        r->cap = cap;
+    }
+    r->offs[r->n++] = off;
+    ac_rec rec;
+    if (r->st.record_count == 0) {
+        if (rec_decode(body, len, &rec, NULL) != 0)
+            return AC_ECORRUPT;
+        uint8_t *canon = malloc(len);
+        if (canon == NULL)
+            return AC_ENOMEM;
+        size_t clen = rec_canonical(body, len, &rec, canon);
+        int rc = hasher_digest(c->hasher, canon, clen, r->st.chain_id);
+        free(canon);
+        if (rc != AC_OK)
+            return rc;
+        r->st.created_at = rec.claimed_ts;
+        memcpy(r->st.signer, rec.signer, AC_PUBKEY_SIZE);
+    }
+    uint8_t new_key[AC_PUBKEY_SIZE];
+    if (maybe_rotation(body, len) && rec_decode(body, len, &rec, NULL) == 0 &&
+        memcmp(rec.signer, r->st.signer, AC_PUBKEY_SIZE) == 0 && rec_rotation(&rec, new_key) == 1)
+        memcpy(r->st.signer, new_key, AC_PUBKEY_SIZE);
+    r->st.record_count++;
+    r->st.head_offset = off;
+    r->st.chain_size = off + 4 + len;
+    r->last_len = len;
+    return AC_OK;
+}
+
+/* The head record of a roll: decoded, hashed, and at its position. */
+static int roll_head(ac_chain *c, roll *r)
+{
+    uint8_t *body;
+    uint32_t len;
+    int rc = frame_read_at(c->fd, r->st.head_offset, r->st.chain_size, &body, &len);
+    if (rc != AC_OK)
+        return rc;
+    ac_rec rec;
+    if (rec_decode(body, len, &rec, NULL) != 0 || rec.chain_index != r->st.record_count - 1)
+        rc = AC_ECORRUPT;
+    else
+        rc = hasher_digest(c->hasher, body, len, r->st.head_hash);
+    r->st.head_index = r->st.record_count - 1;
+    r->st.last_append_at = rec.claimed_ts;
+    free(body);
+    return rc;
+}
+
+static int corrupt(ac_chain *c, uint64_t index, const char *what, uint64_t off, ac_error *err)
+{
+    return ac_fail(err, AC_ECORRUPT, (int64_t)index,
+                   "%s/" AC_CHAIN_FILE ": record %llu: %s at offset %llu; run verify", c->dir,
+                   (unsigned long long)index, what, (unsigned long long)off);
+}
+
+/* Decides whether the incomplete frame at `off` is a torn tail. */
+static int check_tail(ac_chain *c, roll *r, uint64_t off, uint64_t size, ac_error *err)
+{
+    uint8_t *buf;
+    if (read_span(c->fd, off, size, &buf) != 0)
+        return ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": read failed", c->dir);
+    bool inside = frame_record_inside(buf, (size_t)(size - off));
+    free(buf);
+    if (inside)
+        return corrupt(c, r->st.record_count, "length prefix runs past the end of the file", off, err);
+    c->torn_off = off;
+    c->torn_len = size - off;
+    return AC_OK;
+}
+
+/* Scans the frames after r->st.chain_size up to `size`.  Damage stops the
+ * scan but keeps what was found before it, so that reads still work. */
+static int roll_forward(ac_chain *c, roll *r, uint64_t size, bool *head_ok, ac_error *err)
+{
+    frame_win w;
+    uint64_t before = r->st.record_count;
+    *head_ok = false;
+    if (fwin_init(&w, c->fd, r->st.chain_size, size, 4u << 20) != 0)
+        return ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    int rc = AC_OK;
+    for (bool done = false; !done && rc == AC_OK;) {
+        uint64_t off;
+        const uint8_t *body;
+        uint32_t len;
+        switch (fwin_next(&w, &off, &body, &len)) {
+        case FW_FRAME:
+            rc = roll_frame(c, r, off, body, len);
+            if (rc == AC_ECORRUPT)
+                rc = corrupt(c, r->st.record_count, "record 0 does not decode", off, err);
+            else if (rc == AC_ENOMEM)
+                rc = ac_fail(err, rc, -1, "out of memory");
+            break;
+        case FW_REFILL:
+            if (fwin_refill(&w) != 0)
+                rc = ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": read failed", c->dir);
+            break;
+        case FW_END: done = true; break;
+        case FW_TORN: rc = check_tail(c, r, off, size, err); done = true; break;
+        case FW_BAD_LEN: rc = corrupt(c, r->st.record_count, "invalid length prefix", off, err); break;
+        case FW_IO:
+            rc = ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": read failed", c->dir);
+            break;
+        }
+    }
+    fwin_free(&w);
+    if ((rc != AC_OK && rc != AC_ECORRUPT) || r->st.record_count == before) {
+        *head_ok = rc == AC_OK || r->st.record_count == before;
+        return rc;
+    }
+    int hrc = roll_head(c, r);
+    *head_ok = hrc == AC_OK;
+    if (hrc == AC_ECORRUPT)
+        return corrupt(c, r->st.record_count - 1, "head record does not decode at its position",
+                       r->st.head_offset, err);
+    if (hrc != AC_OK)
+        return ac_fail(err, hrc, -1, "%s/" AC_CHAIN_FILE ": cannot read the head record", c->dir);
+    return rc;
+}
+
+int state_sync(ac_chain *c, ac_error *err)
+{
+    uint64_t size;
+    int rc = chain_open_file(c, false, err);
+    if (rc == AC_OK)
+        rc = chain_file_size(c, &size, err);
+    if (rc != AC_OK)
+        return rc;
+    if (c->have_state && c->st.chain_size == size && c->torn_len == 0)
+        return AC_OK;
+    roll r = {0};
+    c->torn_off = c->torn_len = 0;
+    /* Trust, in turn: what this handle knew, the checkpoint, nothing. */
+    if (c->have_state && head_matches(c, &c->st, size))
+        r.st = c->st;
+    else if (state_load(c, &r.st) != 0 || !head_matches(c, &r.st, size))
+        memset(&r.st, 0, sizeof r.st);
+    uint64_t first = r.st.record_count;
+    bool head_ok;
+    rc = roll_forward(c, &r, size, &head_ok, err);
+    /* After damage the state covers the good frames before it: reads work,
+     * appends see the size mismatch and refuse. */
+    c->have_state = head_ok;
+    if (head_ok) {
+        c->st = r.st;
+        if (r.n > 0)
+            index_note(c, first, r.offs, r.n);
+    }
+    free(r.offs);
+    return rc;
+}
+
+int state_history(ac_chain *c, uint64_t before, uint8_t signer[AC_PUBKEY_SIZE],
+                  uint8_t prev_hash[AC_HASH_SIZE], uint64_t *next_off, ac_error *err)
+{
+    roll r = {0};
+    frame_win w;
+    if (fwin_init(&w, c->fd, 0, c->st.chain_size, 4u << 20) != 0)
+        return ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    int rc = AC_OK;
+    while (rc == AC_OK && r.st.record_count < before) {
+        uint64_t off;
+        const uint8_t *body;
+        uint32_t len;
+        fwin_status s = fwin_next(&w, &off, &body, &len);
+        if (s == FW_REFILL) {
+            if (fwin_refill(&w) != 0)
+                rc = ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": read failed", c->dir);
+            continue;
+        }
+        if (s != FW_FRAME) {
+            rc = corrupt(c, r.st.record_count, "bad frame before the range", off, err);
+            break;
+        }
+        r.n = 0; /* only the last offset matters here */
+        rc = roll_frame(c, &r, off, body, len);
+        if (rc == AC_OK && r.st.record_count == before)
+            rc = hasher_digest(c->hasher, body, len, prev_hash);
+        else if (rc == AC_ECORRUPT)
+            rc = corrupt(c, 0, "record 0 does not decode", off, err);
+    }
+    fwin_free(&w);
+    free(r.offs);
+    if (rc == AC_OK) {
+        memcpy(signer, r.st.signer, AC_PUBKEY_SIZE);
+        *next_off = r.st.chain_size;
+    }
+    return rc;
+}
