@@ -108,12 +108,20 @@ static int build_batch(ac_chain *c, const ac_key *key, const pending *p, size_t 
     memset(&f, 0, sizeof f);
     ac_key_pubkey(key, f.signer);
     det_buf wit = {0};
+    if (c->boot_id_state == 0)
+        c->boot_id_state = witness_boot_id(c->boot_id) == 0 ? 1 : -1;
+    const uint8_t *boot_id = c->boot_id_state > 0 ? c->boot_id : NULL;
+    /* One call to the system's randomness for the whole batch. */
+    uint8_t *random = malloc(10 * n);
+    if (random == NULL)
+        return ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    randombytes_buf(random, 10 * n);
     int rc = AC_OK;
     for (size_t i = 0; i < n && rc == AC_OK; i++) {
         uint64_t frame_off = st->chain_size;
         f.chain_index = st->record_count;
         f.claimed_ts = ac_now_us();
-        rec_uuid7(f.claimed_ts, f.record_id);
+        rec_uuid7(f.claimed_ts, random + 10 * i, f.record_id);
         if (st->record_count == 0)
             memset(f.prev_hash, 0, AC_HASH_SIZE);
         else
@@ -123,7 +131,7 @@ static int build_batch(ac_chain *c, const ac_key *key, const pending *p, size_t 
         f.metadata = p[i].meta;
         f.metadata_len = p[i].meta_len;
         wit.len = 0;
-        witness_collect(frame_off, &wit);
+        witness_collect(boot_id, frame_off, &wit);
         if (wit.failed) {
             rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
             break;
@@ -164,6 +172,8 @@ static int build_batch(ac_chain *c, const ac_key *key, const pending *p, size_t 
         st->last_append_at = f.claimed_ts;
     }
     det_buf_free(&wit);
+    sodium_memzero(random, 10 * n);
+    free(random);
     return rc;
 }
 

@@ -150,8 +150,8 @@ int rec_build_frame(const rec_fields *f, const ac_key *key, det_buf *out, size_t
 int record_new(const uint8_t *body, size_t len, uint64_t offset, const uint8_t hash[AC_HASH_SIZE],
                ac_record **out, const char **why);
 
-/* A new UUIDv7 (RFC 9562) from `now_us` and libsodium's randomness. */
-void rec_uuid7(uint64_t now_us, uint8_t out[AC_RECORD_ID_SIZE]);
+/* A new UUIDv7 (RFC 9562) from `now_us` and 10 random bytes. */
+void rec_uuid7(uint64_t now_us, const uint8_t random[10], uint8_t out[AC_RECORD_ID_SIZE]);
 
 /* ---------------------------------------------------------------- meta.c */
 
@@ -177,9 +177,13 @@ int hasher_digest(ac_hasher *h, const void *data, size_t len, uint8_t out[AC_HAS
 
 /* ---------------------------------------------------------------- witness.c */
 
+/* The kernel's per-boot UUID; -1 where there is none (not Linux, no /proc).
+ * It cannot change while a process runs, so a writer reads it once. */
+int witness_boot_id(uint8_t out[16]);
+
 /* The entropy witnesses of section 5 for a frame at `chain_size`, encoded as
- * a deterministic map into `out`. */
-void witness_collect(uint64_t chain_size, det_buf *out);
+ * a deterministic map into `out`; `boot_id` is NULL where there is none. */
+void witness_collect(const uint8_t *boot_id, uint64_t chain_size, det_buf *out);
 
 /* Warnings from the witnesses of two consecutive records (prev may be NULL). */
 typedef struct witness_view {
@@ -250,6 +254,8 @@ struct ac_chain {
     ac_state st;       /* record_count 0: empty chain */
     uint64_t torn_off, torn_len; /* an incomplete last frame seen at the last sync */
     bool owes_state;   /* this handle removed state.cbor and writes it on close */
+    int boot_id_state; /* 0 not read yet, 1 boot_id holds it, -1 none */
+    uint8_t boot_id[16];
     int idx_fd;        /* index.bin, or -1 */
     uint64_t idx_valid; /* leading entries of index.bin known to be right */
 };

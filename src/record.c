@@ -183,12 +183,12 @@ int rec_rotation(const ac_rec *rec, uint8_t new_key[AC_PUBKEY_SIZE])
 
 /* ---------------------------------------------------------------- writing */
 
-void rec_uuid7(uint64_t now_us, uint8_t out[AC_RECORD_ID_SIZE])
+void rec_uuid7(uint64_t now_us, const uint8_t random[10], uint8_t out[AC_RECORD_ID_SIZE])
 {
     uint64_t ms = now_us / 1000;
     for (int i = 0; i < 6; i++)
         out[i] = (uint8_t)(ms >> (8 * (5 - i)));
-    randombytes_buf(out + 6, AC_RECORD_ID_SIZE - 6);
+    memcpy(out + 6, random, AC_RECORD_ID_SIZE - 6);
     out[6] = (uint8_t)((out[6] & 0x0f) | 0x70); /* version 7 */
     out[8] = (uint8_t)((out[8] & 0x3f) | 0x80); /* RFC 9562 variant */
 }

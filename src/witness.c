@@ -50,8 +50,7 @@ static int parse_uuid(const char *text, size_t len, uint8_t out[BOOT_ID_SIZE])
     return ac_hex_decode(hex, out, BOOT_ID_SIZE, NULL) == AC_OK ? 0 : -1;
 }
 
-/* The kernel's per-boot UUID; -1 where there is none (not Linux, no /proc). */
-static int read_boot_id(uint8_t out[BOOT_ID_SIZE])
+int witness_boot_id(uint8_t out[BOOT_ID_SIZE])
 {
     int fd = open(BOOT_ID_PATH, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -70,10 +69,9 @@ static int read_boot_id(uint8_t out[BOOT_ID_SIZE])
     return parse_uuid(buf, len, out);
 }
 
-void witness_collect(uint64_t chain_size, det_buf *out)
+void witness_collect(const uint8_t *boot_id, uint64_t chain_size, det_buf *out)
 {
-    uint8_t boot_id[BOOT_ID_SIZE];
-    bool has_boot = read_boot_id(boot_id) == 0;
+    bool has_boot = boot_id != NULL;
     struct timespec ts;
     bool has_uptime = clock_gettime(CLOCK_BOOTTIME, &ts) == 0;
 
@@ -82,7 +80,7 @@ void witness_collect(uint64_t chain_size, det_buf *out)
     det_put_map(out, 1u + (has_boot ? 1u : 0u) + (has_uptime ? 1u : 0u));
     if (has_boot) {
         det_put_text(out, K_BOOT_ID, strlen(K_BOOT_ID));
-        det_put_bytes(out, boot_id, sizeof boot_id);
+        det_put_bytes(out, boot_id, BOOT_ID_SIZE);
     }
     if (has_uptime) {
         det_put_text(out, K_UPTIME, strlen(K_UPTIME));

@@ -45,9 +45,13 @@ static void test_collect_decodes(void **state)
     (void)state;
     uint8_t want_boot[16];
     int has_boot = machine_boot_id(want_boot);
+    uint8_t got_boot[16];
+    assert_int_equal(witness_boot_id(got_boot), has_boot ? 0 : -1);
+    if (has_boot)
+        assert_memory_equal(got_boot, want_boot, 16);
     uint64_t before = boottime_us();
     det_buf b = {0};
-    witness_collect(12345, &b);
+    witness_collect(has_boot ? want_boot : NULL, 12345, &b);
     uint64_t after = boottime_us();
     assert_false(b.failed);
     assert_non_null(b.data);
@@ -107,7 +111,7 @@ static void test_collect_bytes(void **state)
     static const uint8_t up_key[] = {0x69, 'u', 'p', 't', 'i', 'm', 'e', '_', 'u', 's'};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         det_buf b = {0};
-        witness_collect(cases[c].size, &b);
+        witness_collect(has_boot ? boot : NULL, cases[c].size, &b);
         assert_false(b.failed);
         assert_int_equal(b.data[0], has_boot ? 0xa3 : 0xa2);
         size_t at = 1;
@@ -134,7 +138,7 @@ static void test_read_round_trip(void **state)
     int has_boot = machine_boot_id(boot);
     det_buf b = {0};
     uint64_t before = boottime_us();
-    witness_collect(987654321, &b);
+    witness_collect(has_boot ? boot : NULL, 987654321, &b);
     assert_false(b.failed);
     ac_rec rec;
     memset(&rec, 0, sizeof rec);
