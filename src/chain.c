@@ -190,7 +190,14 @@ int ac_chain_get(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
     rc = index_lookup(c, i, &off, err);
     if (rc != AC_OK)
         return rc;
-    return read_record(c, i, off, out, err);
+    rc = read_record(c, i, off, out, err);
+    if (rc == AC_ECORRUPT && c->idx_valid > 0) {
+        /* A damaged index.bin points at the wrong frame: rebuild, retry once. */
+        c->idx_valid = 0;
+        if ((rc = index_lookup(c, i, &off, err)) == AC_OK)
+            rc = read_record(c, i, off, out, err);
+    }
+    return rc;
 }
 
 int ac_chain_head(ac_chain *c, ac_record **out, ac_error *err)

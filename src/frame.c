@@ -108,17 +108,38 @@ int read_span(int fd, uint64_t off, uint64_t end, uint8_t **out)
 
 int frame_read_at(int fd, uint64_t off, uint64_t file_size, uint8_t **body, uint32_t *len)
 {
-    uint8_t pfx[4];
+    /* Most records are a few hundred bytes: one read of a small block gets
+     * prefix and body together, and only a larger record needs a second. */
+    enum { GUESS = 2048 };
     if (off > file_size || file_size - off < 4)
         return AC_ECORRUPT;
-    if (pread_full(fd, pfx, 4, off) != 0)
+    uint64_t avail = file_size - off;
+    size_t first = avail < GUESS ? (size_t)avail : GUESS;
+    uint8_t *buf = malloc(GUESS);
+    if (buf == NULL)
+        return AC_ENOMEM;
+    if (pread_full(fd, buf, first, off) != 0) {
+        free(buf);
         return AC_EIO;
-    uint32_t n = be32(pfx);
-    if (n == 0 || n > AC_MAX_RECORD_SIZE || file_size - off - 4 < n)
+    }
+    uint32_t n = be32(buf);
+    if (n == 0 || n > AC_MAX_RECORD_SIZE || avail - 4 < n) {
+        free(buf);
         return AC_ECORRUPT;
-    uint8_t *buf;
-    if (read_span(fd, off + 4, off + 4 + n, &buf) != 0)
-        return errno == ENOMEM ? AC_ENOMEM : AC_EIO;
+    }
+    if ((size_t)n + 4 > first) {
+        uint8_t *big = realloc(buf, (size_t)n + 4);
+        if (big == NULL) {
+            free(buf);
+            return AC_ENOMEM;
+        }
+        buf = big;
+        if (pread_full(fd, buf + first, (size_t)n + 4 - first, off + first) != 0) {
+            free(buf);
+            return AC_EIO;
+        }
+    }
+    memmove(buf, buf + 4, n);
     *body = buf;
     *len = n;
     return AC_OK;
