@@ -30,6 +30,20 @@ static void unlock_chain(ac_chain *c)
     (void)flock(c->fd, LOCK_UN);
 }
 
+int chain_checkpoint(ac_chain *c, ac_error *err)
+{
+    /* Under the lock and after a sync, so that the checkpoint names the real
+     * head even when other writers appended after this handle did. */
+    int rc = lock_chain(c, err);
+    if (rc != AC_OK)
+        return rc;
+    rc = state_sync(c, err);
+    if (rc == AC_OK && c->torn_len == 0)
+        rc = state_save(c, err);
+    unlock_chain(c);
+    return rc;
+}
+
 static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 {
     while (n > 0) {
@@ -89,9 +103,9 @@ static int prepare(ac_chain *c, const ac_key *key, ac_error *err)
                        "%s: record %llu: this key is not authorized to sign; the chain's key is %.16s...",
                        c->dir, (unsigned long long)c->st.record_count, want);
     }
-    if (!c->owes_state && (rc = state_remove(c, err)) != AC_OK)
-        return rc;
-    return AC_OK;
+    /* Every time, not once per handle: another writer may have written
+     * state.cbor on its close since our last append. */
+    return state_remove(c, err);
 }
 
 typedef struct pending {

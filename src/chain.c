@@ -112,7 +112,7 @@ int ac_chain_close(ac_chain *c, ac_error *err)
         return AC_OK;
     int rc = AC_OK;
     if (c->owes_state && c->fd >= 0)
-        rc = state_save(c, err);
+        rc = chain_checkpoint(c, err);
     index_close(c);
     if (c->fd >= 0)
         close(c->fd);

@@ -270,6 +270,9 @@ int chain_open_file(ac_chain *c, bool create, ac_error *err);
 /* Size of chain.bin (0 if it does not exist). */
 int chain_file_size(ac_chain *c, uint64_t *size, ac_error *err);
 
+/* Writes state.cbor for the current head, under the writers' lock (append.c). */
+int chain_checkpoint(ac_chain *c, ac_error *err);
+
 /* ---------------------------------------------------------------- state.c */
 
 /* Brings c->st up to date with chain.bin: trusts the in-memory state or a
