@@ -37,7 +37,7 @@ int chain_checkpoint(ac_chain *c, ac_error *err)
     int rc = lock_chain(c, err);
     if (rc != AC_OK)
         return rc;
-    rc = state_sync(c, err);
+    rc = state_sync(c, true, err);
     if (rc == AC_OK && c->torn_len == 0)
         rc = state_save(c, err);
     unlock_chain(c);
@@ -89,7 +89,7 @@ static int cut_torn_tail(ac_chain *c, ac_error *err)
 /* Under the lock: the state current, the tail clean, the key authorized. */
 static int prepare(ac_chain *c, const ac_key *key, ac_error *err)
 {
-    int rc = state_sync(c, err);
+    int rc = state_sync(c, true, err);
     if (rc != AC_OK)
         return rc;
     if (c->torn_len > 0 && (rc = cut_torn_tail(c, err)) != AC_OK)
@@ -203,8 +203,8 @@ static int commit(ac_chain *c, const det_buf *frames, ac_error *err)
     int saved = errno;
     if (ftruncate(c->fd, (off_t)at) != 0 || fdatasync(c->fd) != 0)
         rc = ac_fail_errno(err, AC_EIO, (int64_t)c->st.record_count,
-                           "%s/" AC_CHAIN_FILE ": append failed and the partial write could not be "
-                           "removed (the next append cuts it)", c->dir);
+                           "%s/" AC_CHAIN_FILE ": append failed and its partial write could not be "
+                           "removed; run verify", c->dir);
     errno = saved;
     return rc;
 }

@@ -95,7 +95,7 @@ int ac_chain_open(ac_chain **out, const char *dir, unsigned flags, ac_error *err
     if (rc == AC_OK)
         rc = chain_open_file(c, false, err);
     if (rc == AC_OK)
-        rc = state_sync(c, err);
+        rc = state_sync(c, false, err);
     /* A damaged end is for verify to report; the handle still opens. */
     if (rc != AC_OK && rc != AC_ECORRUPT) {
         ac_chain_close(c, NULL);
@@ -130,7 +130,7 @@ const char *ac_chain_dir(const ac_chain *c) { return c->dir; }
 
 int ac_chain_state(ac_chain *c, ac_state *out, ac_error *err)
 {
-    int rc = state_sync(c, err);
+    int rc = state_sync(c, true, err);
     if (rc != AC_OK)
         return rc;
     if (c->st.record_count == 0)
@@ -141,7 +141,7 @@ int ac_chain_state(ac_chain *c, ac_state *out, ac_error *err)
 
 int ac_chain_is_empty(ac_chain *c, ac_error *err)
 {
-    int rc = state_sync(c, err);
+    int rc = state_sync(c, false, err);
     if (rc != AC_OK)
         return rc;
     return c->st.record_count == 0;
@@ -180,7 +180,7 @@ static int read_record(ac_chain *c, uint64_t i, uint64_t off, ac_record **out, a
 int ac_chain_get(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
 {
     *out = NULL;
-    int rc = state_sync(c, err);
+    int rc = state_sync(c, false, err);
     if (rc != AC_OK && rc != AC_ECORRUPT)
         return rc;
     if (i >= c->st.record_count)
@@ -203,7 +203,7 @@ int ac_chain_get(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
 int ac_chain_head(ac_chain *c, ac_record **out, ac_error *err)
 {
     *out = NULL;
-    int rc = state_sync(c, err);
+    int rc = state_sync(c, true, err);
     if (rc != AC_OK)
         return rc;
     if (c->st.record_count == 0)
@@ -222,7 +222,7 @@ struct ac_iter {
 int ac_iter_open(ac_chain *c, uint64_t start, uint64_t end, ac_iter **out, ac_error *err)
 {
     *out = NULL;
-    int rc = state_sync(c, err);
+    int rc = state_sync(c, false, err);
     if (rc != AC_OK && rc != AC_ECORRUPT)
         return rc;
     if (end > c->st.head_index)

@@ -251,6 +251,7 @@ struct ac_chain {
     unsigned threads;  /* 0: one per online CPU */
     ac_hasher *hasher;
     bool have_state;   /* st describes the complete frames of chain.bin */
+    bool head_checked; /* st's head was read and hashed, not only loaded */
     ac_state st;       /* record_count 0: empty chain */
     uint64_t torn_off, torn_len; /* an incomplete last frame seen at the last sync */
     bool owes_state;   /* this handle removed state.cbor and writes it on close */
@@ -278,9 +279,12 @@ int chain_checkpoint(ac_chain *c, ac_error *err);
 /* Brings c->st up to date with chain.bin: trusts the in-memory state or a
  * valid state.cbor only after checking them against the file, rolls forward
  * over frames appended since, rebuilds from scratch otherwise.  Notes an
- * incomplete tail in c->torn_*.  AC_ECORRUPT when the chain's end is damaged
+ * incomplete tail in c->torn_*.  Without `check_head` a checkpoint that
+ * covers the whole file is taken without reading its head record (opening
+ * and reads by index, which check each record they read); appends and
+ * anything that reports the head check it first.  AC_ECORRUPT when the chain's end is damaged
  * in a way that is not a torn tail. */
-int state_sync(ac_chain *c, ac_error *err);
+int state_sync(ac_chain *c, bool check_head, ac_error *err);
 
 /* Writes state.cbor (temporary file, fsync, rename). */
 int state_save(ac_chain *c, ac_error *err);

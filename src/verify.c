@@ -363,7 +363,7 @@ static int run(vctx *x, ac_error *err)
 {
     ac_chain *c = x->c;
     uint64_t size;
-    int rc = state_sync(c, NULL); /* damage is for the scan below to report */
+    int rc = state_sync(c, false, NULL); /* damage is for the scan below to report */
     (void)rc;
     if ((rc = chain_file_size(c, &size, err)) != AC_OK)
         return rc;
