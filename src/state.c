@@ -157,10 +157,17 @@ static bool head_matches(ac_chain *c, const ac_state *st, uint64_t file_size)
     uint32_t len;
     if (frame_read_at(c->fd, st->head_offset, file_size, &body, &len) != AC_OK)
         return false;
-    uint8_t h[AC_HASH_SIZE];
+    uint8_t h[AC_HASH_SIZE], next_signer[AC_PUBKEY_SIZE];
+    ac_rec rec;
     bool ok = st->head_offset + 4 + len == st->chain_size &&
               hasher_digest(c->hasher, body, len, h) == AC_OK &&
-              memcmp(h, st->head_hash, AC_HASH_SIZE) == 0;
+              memcmp(h, st->head_hash, AC_HASH_SIZE) == 0 &&
+              rec_decode(body, len, &rec, NULL) == 0 && rec.chain_index == st->head_index;
+    /* The head also tells who signs next: its own signer, or the key it
+     * rotates to.  A checkpoint naming anyone else is not believed. */
+    if (ok && rec_rotation(&rec, next_signer) != 1)
+        memcpy(next_signer, rec.signer, AC_PUBKEY_SIZE);
+    ok = ok && memcmp(next_signer, st->signer, AC_PUBKEY_SIZE) == 0;
     free(body);
     return ok;
 }
