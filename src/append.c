@@ -90,6 +90,8 @@ static int cut_torn_tail(ac_chain *c, ac_error *err)
 static int prepare(ac_chain *c, const ac_key *key, ac_error *err)
 {
     int rc = state_sync(c, true, err);
+    if (rc == AC_OK)
+        rc = state_check_committed(c, err);
     if (rc != AC_OK)
         return rc;
     if (c->torn_len > 0 && (rc = cut_torn_tail(c, err)) != AC_OK)
@@ -113,6 +115,18 @@ typedef struct pending {
     const uint8_t *meta;
     size_t meta_len;
 } pending;
+
+/* A rotation just built hands authority to its new key from the next record. */
+static int take_rotation(const uint8_t *body, size_t len, ac_state *st, ac_error *err)
+{
+    ac_rec rec;
+    uint8_t new_key[AC_PUBKEY_SIZE];
+    if (rec_decode(body, len, &rec, NULL) != 0 || rec_rotation(&rec, new_key) != 1)
+        return ac_fail(err, AC_EINVAL, (int64_t)st->record_count,
+                       "record %llu: malformed key rotation", (unsigned long long)st->record_count);
+    memcpy(st->signer, new_key, AC_PUBKEY_SIZE);
+    return AC_OK;
+}
 
 /* Builds the frames of the batch after the current head into `out`. */
 static int build_batch(ac_chain *c, const ac_key *key, const pending *p, size_t n, det_buf *out,
@@ -176,6 +190,9 @@ static int build_batch(ac_chain *c, const ac_key *key, const pending *p, size_t 
             rc = ac_fail(err, rc, -1, "SHA-256 failed");
             break;
         }
+        if (strcmp(f.content_type, AC_ROTATION_CONTENT_TYPE) == 0 &&
+            (rc = take_rotation(out->data + body_off, body_len, st, err)) != AC_OK)
+            break;
         offs[i] = frame_off;
         res[i].index = f.chain_index;
         memcpy(res[i].hash, st->head_hash, AC_HASH_SIZE);

@@ -228,8 +228,14 @@ int ac_iter_open(ac_chain *c, uint64_t start, uint64_t end, ac_iter **out, ac_er
     if (end > c->st.head_index)
         end = c->st.record_count ? c->st.head_index : 0;
     uint64_t off = 0;
-    if (start > 0 && start < c->st.record_count && (rc = index_lookup(c, start, &off, err)) != AC_OK)
-        return rc;
+    if (start > 0 && start < c->st.record_count) {
+        /* Through get, which checks the frame it finds and mends the index. */
+        ac_record *first;
+        if ((rc = ac_chain_get(c, start, &first, err)) != AC_OK)
+            return rc;
+        off = ac_record_offset(first);
+        ac_record_free(first);
+    }
     ac_iter *it = calloc(1, sizeof *it);
     if (it == NULL || fwin_init(&it->win, c->fd, off, c->st.chain_size, 4u << 20) != 0) {
         free(it);

@@ -286,6 +286,10 @@ int chain_checkpoint(ac_chain *c, ac_error *err);
  * in a way that is not a torn tail. */
 int state_sync(ac_chain *c, bool check_head, ac_error *err);
 
+/* AC_ECORRUPT if state.cbor (ours or another writer's) says more was
+ * committed than chain.bin holds: a writer never cuts or appends below it. */
+int state_check_committed(ac_chain *c, ac_error *err);
+
 /* Writes state.cbor (temporary file, fsync, rename). */
 int state_save(ac_chain *c, ac_error *err);
 

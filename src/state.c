@@ -84,18 +84,58 @@ static int state_decode(const uint8_t *buf, size_t len, ac_state *out)
     return seen == (1u << S_KEYS) - 1 ? 0 : -1;
 }
 
-static int state_load(ac_chain *c, ac_state *out)
+/* state.cbor's bytes into buf; their length, or -1. */
+static ssize_t state_read(ac_chain *c, uint8_t *buf, size_t cap)
 {
     int fd = openat(c->dirfd, AC_STATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return -1;
     struct stat sb;
-    uint8_t buf[1024];
     ssize_t n = -1;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size < (off_t)sizeof buf)
-        n = read(fd, buf, sizeof buf);
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size < (off_t)cap)
+        n = read(fd, buf, cap);
     close(fd);
+    return n;
+}
+
+static int state_load(ac_chain *c, ac_state *out)
+{
+    uint8_t buf[1024];
+    ssize_t n = state_read(c, buf, sizeof buf);
     return n > 0 ? state_decode(buf, (size_t)n, out) : -1;
+}
+
+/* A uint under `key` in the map buf, if there is one. */
+static bool find_uint(const uint8_t *buf, size_t len, const char *key, uint64_t *v)
+{
+    size_t pos;
+    det_token t;
+    if (det_map_find(buf, len, key, &pos) != 0 || det_token_read(buf, len, &pos, &t) != 0 ||
+        t.type != DET_UINT)
+        return false;
+    *v = t.val;
+    return true;
+}
+
+int state_check_committed(ac_chain *c, ac_error *err)
+{
+    uint8_t buf[1024];
+    ssize_t n = state_read(c, buf, sizeof buf);
+    size_t pos = 0;
+    if (n <= 0 || det_item_skip(buf, (size_t)n, &pos, AC_MAX_DEPTH) != 0)
+        return AC_OK; /* no checkpoint to speak of */
+    uint64_t size, count;
+    /* Python-written checkpoints carry only the count: use what there is. */
+    bool lost = (find_uint(buf, (size_t)n, "chain_size", &size) && size > c->st.chain_size) ||
+                (find_uint(buf, (size_t)n, "record_count", &count) && count > c->st.record_count);
+    if (!lost)
+        return AC_OK;
+    return ac_fail(err, AC_ECORRUPT, (int64_t)c->st.record_count,
+                   "%s/" AC_CHAIN_FILE ": holds less than " AC_STATE_FILE " says was committed "
+                   "(%llu complete records): records were lost and appending would fork the "
+                   "chain; restore chain.bin from a copy, or remove " AC_STATE_FILE
+                   " to accept the loss",
+                   c->dir, (unsigned long long)c->st.record_count);
 }
 
 int state_save(ac_chain *c, ac_error *err)

@@ -187,6 +187,24 @@ static void fail(vstate *vs, ac_reason reason, const char *detail)
     vs->stop = true;
 }
 
+/* Whether the claimed clock and the uptime moved apart between two records
+ * of one boot by more than 1 s + 0.1 % of the uptime's move (section 5).
+ * |(c2 - c1) - (u2 - u1)| is |(c2 + u1) - (c1 + u2)|: no signed overflow
+ * whatever a hostile chain holds. */
+static bool clock_disagrees(uint64_t c1, uint64_t c2, uint64_t u1, uint64_t u2, int64_t *delta)
+{
+    uint64_t a, b;
+    if (__builtin_add_overflow(c2, u1, &a) || __builtin_add_overflow(c1, u2, &b)) {
+        *delta = INT64_MAX;
+        return true;
+    }
+    uint64_t mag = a > b ? a - b : b - a;
+    uint64_t moved = u2 > u1 ? u2 - u1 : u1 - u2;
+    int64_t m = mag > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)mag;
+    *delta = a > b ? m : -m;
+    return mag > 1000000u + moved / 1000u;
+}
+
 static void check_witnesses(vstate *vs, const vrec *v)
 {
     witness_view w;
@@ -202,19 +220,15 @@ static void check_witnesses(vstate *vs, const vrec *v)
     if (vs->have_prev_wit) {
         ac_warning x = base;
         x.code = AC_WARN_CLOCK;
-        int64_t dts = (int64_t)(w.claimed_ts - p->claimed_ts);
+        bool same_boot = w.has_boot_id && p->has_boot_id && w.has_uptime && p->has_uptime &&
+                         memcmp(w.boot_id, p->boot_id, 16) == 0;
         if (w.claimed_ts < p->claimed_ts) {
-            x.delta_us = dts;
+            uint64_t back = p->claimed_ts - w.claimed_ts;
+            x.delta_us = back > (uint64_t)INT64_MAX ? INT64_MIN : -(int64_t)back;
             warn(vs->rep, x);
-        } else if (w.has_boot_id && p->has_boot_id && w.has_uptime && p->has_uptime &&
-                   memcmp(w.boot_id, p->boot_id, 16) == 0 && w.uptime_us >= p->uptime_us) {
-            uint64_t dup = w.uptime_us - p->uptime_us;
-            int64_t diff = dts - (int64_t)dup;
-            uint64_t mag = diff < 0 ? (uint64_t)(-diff) : (uint64_t)diff;
-            if (mag > 1000000u + dup / 1000u) {
-                x.delta_us = diff;
-                warn(vs->rep, x);
-            }
+        } else if (same_boot && clock_disagrees(p->claimed_ts, w.claimed_ts, p->uptime_us,
+                                                w.uptime_us, &x.delta_us)) {
+            warn(vs->rep, x);
         }
     }
     vs->prev_wit = w;
