@@ -226,10 +226,31 @@ static int commit(ac_chain *c, const det_buf *frames, ac_error *err)
     return rc;
 }
 
+/* SPEC 4.4: a retired key is never authorized again, so handing authority
+ * to one would leave nobody able to sign.  Rotations are rare: the history
+ * is scanned for them. */
+static int check_rotation_target(ac_chain *c, const uint8_t *new_key, ac_error *err)
+{
+    if (new_key == NULL || c->st.record_count == 0)
+        return AC_OK;
+    uint8_t signer[AC_PUBKEY_SIZE], prev[AC_HASH_SIZE];
+    uint64_t off;
+    key_set retired = {0};
+    int rc = state_history(c, c->st.record_count, signer, prev, &off, &retired, err);
+    if (rc == AC_OK && key_set_has(&retired, new_key))
+        rc = ac_fail(err, AC_EINVAL, (int64_t)c->st.record_count,
+                     "%s: the new key was retired by an earlier rotation and can never sign "
+                     "again; rotate to a fresh key", c->dir);
+    key_set_free(&retired);
+    return rc;
+}
+
 static int append_locked(ac_chain *c, const ac_key *key, const pending *p, size_t n,
-                         ac_appended *res, ac_error *err)
+                         const uint8_t *rotation_key, ac_appended *res, ac_error *err)
 {
     int rc = prepare(c, key, err);
+    if (rc == AC_OK)
+        rc = check_rotation_target(c, rotation_key, err);
     if (rc != AC_OK)
         return rc;
     det_buf frames = {0};
@@ -267,8 +288,9 @@ static int check_entries(const ac_entry *e, size_t n, pending *p, bool rotation_
     return AC_OK;
 }
 
+/* `rotation_key`: the new key of a rotation entry, or NULL for plain entries. */
 static int append_entries(ac_chain *c, const ac_key *key, const ac_entry *entries, size_t n,
-                          ac_appended *out, bool rotation, ac_error *err)
+                          ac_appended *out, const uint8_t *rotation_key, ac_error *err)
 {
     if (c->readonly)
         return ac_fail(err, AC_EINVAL, -1, "%s: opened read-only", c->dir);
@@ -278,14 +300,14 @@ static int append_entries(ac_chain *c, const ac_key *key, const ac_entry *entrie
         return ac_fail(err, AC_EINVAL, -1, "no key or no entries");
     pending *p = calloc(n, sizeof *p);
     ac_appended *res = calloc(n, sizeof *res);
-    int rc = p && res ? check_entries(entries, n, p, rotation, err)
+    int rc = p && res ? check_entries(entries, n, p, rotation_key != NULL, err)
                       : ac_fail(err, AC_ENOMEM, -1, "out of memory");
     if (rc == AC_OK)
         rc = chain_open_file(c, true, err);
     if (rc == AC_OK)
         rc = lock_chain(c, err);
     if (rc == AC_OK) {
-        rc = append_locked(c, key, p, n, res, err);
+        rc = append_locked(c, key, p, n, rotation_key, res, err);
         unlock_chain(c);
     }
     if (rc == AC_OK && out != NULL)
@@ -298,13 +320,13 @@ static int append_entries(ac_chain *c, const ac_key *key, const ac_entry *entrie
 int ac_append_batch(ac_chain *c, const ac_key *key, const ac_entry *entries, size_t n,
                     ac_appended *out, ac_error *err)
 {
-    return append_entries(c, key, entries, n, out, false, err);
+    return append_entries(c, key, entries, n, out, NULL, err);
 }
 
 int ac_append(ac_chain *c, const ac_key *key, const ac_entry *entry, ac_appended *out,
               ac_error *err)
 {
-    return append_entries(c, key, entry, 1, out, false, err);
+    return append_entries(c, key, entry, 1, out, NULL, err);
 }
 
 int ac_append_rotation(ac_chain *c, const ac_key *old_key, const uint8_t new_pubkey[AC_PUBKEY_SIZE],
@@ -325,7 +347,7 @@ int ac_append_rotation(ac_chain *c, const ac_key *old_key, const uint8_t new_pub
     if (rc == AC_OK)
         rc = ac_sha256(new_pubkey, AC_PUBKEY_SIZE, e.content_hash, err);
     if (rc == AC_OK)
-        rc = append_entries(c, old_key, &e, 1, out, true, err);
+        rc = append_entries(c, old_key, &e, 1, out, new_pubkey, err);
     ac_meta_free(meta);
     return rc;
 }

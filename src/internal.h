@@ -124,6 +124,23 @@ size_t rec_canonical(const uint8_t *body, size_t len, const ac_rec *rec, uint8_t
  * rotation, -1 a malformed one. */
 int rec_rotation(const ac_rec *rec, uint8_t new_key[AC_PUBKEY_SIZE]);
 
+/* Keys retired by rotations: SPEC 4.4 says a retired key is never
+ * authorized again, so a rotation back to one leaves nobody authorized. */
+typedef struct key_set {
+    uint8_t (*keys)[AC_PUBKEY_SIZE];
+    size_t n, cap;
+} key_set;
+
+bool key_set_has(const key_set *s, const uint8_t key[AC_PUBKEY_SIZE]);
+void key_set_free(key_set *s);
+
+/* Applies a valid rotation by the authorized key `signer` to `new_key`: the
+ * old key is retired; `signer` becomes new_key, or all zeros (nobody, since
+ * no valid signature has a zero key) if new_key was retired before.
+ * AC_OK or AC_ENOMEM. */
+int authority_rotate(key_set *retired, uint8_t signer[AC_PUBKEY_SIZE],
+                     const uint8_t new_key[AC_PUBKEY_SIZE]);
+
 /* Fields of a record to write. */
 typedef struct rec_fields {
     uint64_t chain_index;
@@ -297,10 +314,12 @@ int state_save(ac_chain *c, ac_error *err);
 int state_remove(ac_chain *c, ac_error *err);
 
 /* Reads the authorized signer after record `before - 1` (from the rotation
- * history of records 0..before-1) and the hash of record before-1, by
- * scanning chain.bin. `before` >= 1. */
+ * history of records 0..before-1), the keys retired by then (into `retired`,
+ * which the caller frees) and the hash of record before-1, by scanning
+ * chain.bin. `before` >= 1. */
 int state_history(ac_chain *c, uint64_t before, uint8_t signer[AC_PUBKEY_SIZE],
-                  uint8_t prev_hash[AC_HASH_SIZE], uint64_t *next_off, ac_error *err);
+                  uint8_t prev_hash[AC_HASH_SIZE], uint64_t *next_off, key_set *retired,
+                  ac_error *err);
 
 /* ---------------------------------------------------------------- index.c */
 

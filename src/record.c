@@ -181,6 +181,39 @@ int rec_rotation(const ac_rec *rec, uint8_t new_key[AC_PUBKEY_SIZE])
     return 1;
 }
 
+bool key_set_has(const key_set *s, const uint8_t key[AC_PUBKEY_SIZE])
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (memcmp(s->keys[i], key, AC_PUBKEY_SIZE) == 0)
+            return true;
+    return false;
+}
+
+void key_set_free(key_set *s)
+{
+    free(s->keys);
+    memset(s, 0, sizeof *s);
+}
+
+int authority_rotate(key_set *retired, uint8_t signer[AC_PUBKEY_SIZE],
+                     const uint8_t new_key[AC_PUBKEY_SIZE])
+{
+    if (retired->n == retired->cap) {
+        size_t cap = retired->cap ? 2 * retired->cap : 8;
+        uint8_t(*k)[AC_PUBKEY_SIZE] = realloc(retired->keys, cap * sizeof *k);
+        if (k == NULL)
+            return AC_ENOMEM;
+        retired->keys = k;
+        retired->cap = cap;
+    }
+    memcpy(retired->keys[retired->n++], signer, AC_PUBKEY_SIZE);
+    if (key_set_has(retired, new_key))
+        memset(signer, 0, AC_PUBKEY_SIZE);
+    else
+        memcpy(signer, new_key, AC_PUBKEY_SIZE);
+    return AC_OK;
+}
+
 /* ---------------------------------------------------------------- writing */
 
 void rec_uuid7(uint64_t now_us, const uint8_t random[10], uint8_t out[AC_RECORD_ID_SIZE])

@@ -222,6 +222,7 @@ static bool maybe_rotation(const uint8_t *body, uint32_t len)
 
 typedef struct roll {
     ac_state st;
+    key_set retired;
     uint64_t *offs; /* offsets of the frames found */
     size_t n, cap;
     uint64_t last_len;
@@ -255,8 +256,10 @@ static int roll_frame(ac_chain *c, roll *r, uint64_t off, const uint8_t *body, u
     }
     uint8_t new_key[AC_PUBKEY_SIZE];
     if (maybe_rotation(body, len) && rec_decode(body, len, &rec, NULL) == 0 &&
-        memcmp(rec.signer, r->st.signer, AC_PUBKEY_SIZE) == 0 && rec_rotation(&rec, new_key) == 1)
-        memcpy(r->st.signer, new_key, AC_PUBKEY_SIZE);
+        memcmp(rec.signer, r->st.signer, AC_PUBKEY_SIZE) == 0 &&
+        rec_rotation(&rec, new_key) == 1 &&
+        authority_rotate(&r->retired, r->st.signer, new_key) != AC_OK)
+        return AC_ENOMEM;
     r->st.record_count++;
     r->st.head_offset = off;
     r->st.chain_size = off + 4 + len;
@@ -403,11 +406,13 @@ int state_sync(ac_chain *c, bool check_head, ac_error *err)
             index_note(c, first, r.offs, r.n);
     }
     free(r.offs);
+    key_set_free(&r.retired);
     return rc;
 }
 
 int state_history(ac_chain *c, uint64_t before, uint8_t signer[AC_PUBKEY_SIZE],
-                  uint8_t prev_hash[AC_HASH_SIZE], uint64_t *next_off, ac_error *err)
+                  uint8_t prev_hash[AC_HASH_SIZE], uint64_t *next_off, key_set *retired,
+                  ac_error *err)
 {
     roll r = {0};
     frame_win w;
@@ -434,12 +439,17 @@ int state_history(ac_chain *c, uint64_t before, uint8_t signer[AC_PUBKEY_SIZE],
             rc = hasher_digest(c->hasher, body, len, prev_hash);
         else if (rc == AC_ECORRUPT)
             rc = corrupt(c, 0, "record 0 does not decode", off, err);
+        else if (rc == AC_ENOMEM)
+            rc = ac_fail(err, rc, -1, "out of memory");
     }
     fwin_free(&w);
     free(r.offs);
     if (rc == AC_OK) {
         memcpy(signer, r.st.signer, AC_PUBKEY_SIZE);
         *next_off = r.st.chain_size;
+        *retired = r.retired;
+    } else {
+        key_set_free(&r.retired);
     }
     return rc;
 }

@@ -163,10 +163,12 @@ typedef struct vstate {
     bool have_prev;
     uint8_t prev_hash[AC_HASH_SIZE];
     bool have_signer;
-    uint8_t signer[AC_PUBKEY_SIZE];
+    uint8_t signer[AC_PUBKEY_SIZE]; /* all zeros: nobody (rotated to a retired key) */
+    key_set retired;
     witness_view prev_wit;
     bool have_prev_wit;
     bool stop;
+    bool nomem;
 } vstate;
 
 static void warn(ac_report *rep, ac_warning w)
@@ -257,8 +259,11 @@ static void check_ordered(vstate *vs, const vrec *v)
         return fail(vs, AC_REASON_UNAUTHORIZED, "signed by a key not authorized here");
     if (v->rotation < 0)
         return fail(vs, AC_REASON_ROTATION, "malformed key rotation");
-    if (v->rotation > 0)
-        memcpy(vs->signer, v->new_key, AC_PUBKEY_SIZE);
+    if (v->rotation > 0 && authority_rotate(&vs->retired, vs->signer, v->new_key) != AC_OK) {
+        vs->nomem = true;
+        vs->stop = true;
+        return;
+    }
     memcpy(vs->prev_hash, v->hash, AC_HASH_SIZE);
     check_witnesses(vs, v);
     vs->rep->records++;
@@ -368,7 +373,7 @@ static int start_point(vctx *x, uint64_t start, uint64_t *off, ac_error *err)
     *off = 0;
     if (start == 0)
         return AC_OK;
-    int rc = state_history(x->c, start, x->vs.signer, x->vs.prev_hash, off, err);
+    int rc = state_history(x->c, start, x->vs.signer, x->vs.prev_hash, off, &x->vs.retired, err);
     x->vs.have_signer = x->vs.have_prev = rc == AC_OK;
     return rc;
 }
@@ -418,7 +423,10 @@ int ac_verify(ac_chain *c, const ac_verify_options *opt_in, ac_report **out, ac_
         rep->fail_index = -1;
         x.vs.rep = rep;
         rc = run(&x, err);
+        if (rc == AC_OK && x.vs.nomem)
+            rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
         pool_stop(&x.pool);
+        key_set_free(&x.vs.retired);
     }
     free(x.batch);
     free(x.scratch);
