@@ -1,0 +1,265 @@
+/* verify: checks a chain or a range of it (format section 8) and prints the
+ * verdict, for people or as one JSON object. */
+#include <getopt.h>
+#include <string.h>
+
+#include "tool.h"
+
+#define MAX_THREADS 1024u
+
+static const char verify_usage[] =
+    "usage: attestchain verify -C DIR [--from N] [--to N] [--json] [-j THREADS]\n"
+    "\n"
+    "Checks the records from --from to --to (default: all) as format section 8 says:\n"
+    "framing, encoding, index, link to the record before (also for a range that\n"
+    "starts after 0), signature and authorization (from the rotation history).\n"
+    "Prints \"valid: N records\" or \"INVALID at record I: REASON (DETAIL)\", then one\n"
+    "line per warning (torn_tail, clock, chain_size); warnings never make a chain\n"
+    "invalid.  A progress bar is drawn on stderr when it is a terminal.\n"
+    "\n"
+    "Options:\n"
+    "  -C, --dir DIR          the chain directory (default: $ATTESTCHAIN_DIR)\n"
+    "      --from N           the first record to check (default: 0)\n"
+    "      --to N             the last record to check (default: the head)\n"
+    "  -j, --threads THREADS  worker threads, 0 to 1024 (default: 0, one per CPU)\n"
+    "      --json             print one JSON object instead:\n"
+    "                         {\"valid\": bool, \"records\": N, \"index\": N|null,\n"
+    "                          \"reason\": NAME|null, \"warnings\": [...],\n"
+    "                          \"chain_id\": HEX|null, \"head_hash\": HEX|null}\n"
+    "                         each warning {\"code\": NAME, \"index\": N|null,\n"
+    "                         \"offset\": N} plus \"bytes\" (torn_tail, chain_size)\n"
+    "                         or \"delta_us\" (clock); chain_id and head_hash are\n"
+    "                         given when the chain is valid up to its head\n"
+    "                         REASON is one of frame, decode, index, genesis,\n"
+    "                         link, signature, unauthorized, rotation\n"
+    "  -h, --help             print this help\n"
+    "\n"
+    "Exit status: 0 valid, 1 invalid, 2 the check could not run.\n";
+
+enum { OPT_FROM = 256, OPT_TO, OPT_JSON };
+
+typedef struct verify_args {
+    const char *dir;
+    ac_verify_options opt;
+    bool to_given, json;
+} verify_args;
+
+static const struct option verify_opts[] = {
+    {"dir", required_argument, NULL, 'C'},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"to", required_argument, NULL, OPT_TO},
+    {"threads", required_argument, NULL, 'j'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int parse_number(const char *opt, const char *arg, uint64_t max, uint64_t *out)
+{
+    if (!parse_u64(arg, out) || *out > max)
+        return fail_usage("verify", "%s takes a number from 0 to %llu, got '%.40s'", opt,
+                          (unsigned long long)max, arg);
+    return -1;
+}
+
+/* Returns -1 to go on, or the exit status to return now. */
+static int parse_verify(int argc, char **argv, verify_args *a)
+{
+    getopt_reset();
+    int c, st = -1;
+    uint64_t threads = 0;
+    while (st < 0 && (c = getopt_long(argc, argv, ":C:j:h", verify_opts, NULL)) != -1) {
+        switch (c) {
+        case 'C': a->dir = optarg; break;
+        case OPT_FROM: st = parse_number("--from", optarg, INT64_MAX, &a->opt.start); break;
+        case OPT_TO:
+            st = parse_number("--to", optarg, INT64_MAX, &a->opt.end);
+            a->to_given = true;
+            break;
+        case 'j':
+            st = parse_number("-j", optarg, MAX_THREADS, &threads);
+            a->opt.threads = (unsigned)threads;
+            break;
+        case OPT_JSON: a->json = true; break;
+        case 'h': return print_help(verify_usage);
+        default: return fail_option("verify", c, argv);
+        }
+    }
+    if (st >= 0)
+        return st;
+    if (optind < argc)
+        return fail_usage("verify", "unexpected argument '%s'", argv[optind]);
+    if ((a->dir = chain_dir(a->dir)) == NULL)
+        return fail_usage("verify", "no chain directory: give -C DIR or set " ENV_CHAIN_DIR);
+    if (a->to_given && a->opt.end < a->opt.start)
+        return fail_usage("verify", "--to %llu is before --from %llu",
+                          (unsigned long long)a->opt.end, (unsigned long long)a->opt.start);
+    return -1;
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void print_warning(const ac_warning *w)
+{
+    const char *name = ac_warning_name(w->code);
+    switch (w->code) {
+    case AC_WARN_TORN_TAIL:
+        printf("warning: %s at offset %llu: %llu bytes of an incomplete last frame\n", name,
+               (unsigned long long)w->offset, (unsigned long long)w->bytes);
+        break;
+    case AC_WARN_CLOCK:
+        printf("warning: %s at record %lld (offset %llu): claimed time off by %lld us\n", name,
+               (long long)w->index, (unsigned long long)w->offset, (long long)w->delta_us);
+        break;
+    case AC_WARN_CHAIN_SIZE:
+        printf("warning: %s at record %lld (offset %llu): witness says %llu\n", name,
+               (long long)w->index, (unsigned long long)w->offset, (unsigned long long)w->bytes);
+        break;
+    default:
+        printf("warning: %s at offset %llu\n", name, (unsigned long long)w->offset);
+        break;
+    }
+}
+
+static void print_human(const ac_report *rep)
+{
+    if (ac_report_valid(rep)) {
+        printf("valid: %llu records\n", (unsigned long long)ac_report_records(rep));
+    } else {
+        printf("INVALID at record %lld: %s (", (long long)ac_report_fail_index(rep),
+               ac_reason_name(ac_report_reason(rep)));
+        put_clean(stdout, ac_report_detail(rep));
+        printf(")\n");
+    }
+    size_t n = ac_report_warning_count(rep);
+    for (size_t i = 0; i < n; i++)
+        print_warning(ac_report_warning(rep, i));
+    uint64_t total = ac_report_warnings_total(rep);
+    if (total > n)
+        printf("warning: %llu more warnings not shown\n", (unsigned long long)(total - n));
+}
+
+static json_t *warning_json(const ac_warning *w)
+{
+    json_t *o = json_object();
+    bool ok = json_put(o, "code", json_string(ac_warning_name(w->code))) &&
+              json_put(o, "index", w->index < 0 ? json_null() : json_integer(w->index)) &&
+              json_put(o, "offset", json_u64(w->offset));
+    if (ok && (w->code == AC_WARN_TORN_TAIL || w->code == AC_WARN_CHAIN_SIZE))
+        ok = json_put(o, "bytes", json_u64(w->bytes));
+    if (ok && w->code == AC_WARN_CLOCK)
+        ok = json_put(o, "delta_us", json_integer(w->delta_us));
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *warnings_json(const ac_report *rep)
+{
+    json_t *arr = json_array();
+    size_t n = ac_report_warning_count(rep);
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        json_t *w = warning_json(ac_report_warning(rep, i));
+        if (w == NULL || json_array_append_new(arr, w) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* head: the chain's state when the verified range reached its head, else NULL. */
+static int print_json_report(const ac_report *rep, const ac_state *head)
+{
+    bool valid = ac_report_valid(rep);
+    json_t *o = json_object();
+    bool ok =
+        json_put(o, "valid", json_boolean(valid)) &&
+        json_put(o, "records", json_u64(ac_report_records(rep))) &&
+        json_put(o, "index", valid ? json_null() : json_integer(ac_report_fail_index(rep))) &&
+        json_put(o, "reason", valid ? json_null() : json_string(ac_reason_name(ac_report_reason(rep)))) &&
+        json_put(o, "warnings", warnings_json(rep)) &&
+        json_put(o, "chain_id", head ? json_hex(head->chain_id, AC_HASH_SIZE) : json_null()) &&
+        json_put(o, "head_hash", head ? json_hex(head->head_hash, AC_HASH_SIZE) : json_null());
+    if (!ok) {
+        json_decref(o);
+        return fail_msg("out of memory building JSON");
+    }
+    return print_json(o);
+}
+
+/* ---------------------------------------------------------------- running */
+
+/* The chain's head: 1 if it has one, 0 if it is empty or damaged (verify
+ * itself then says where), or a negative code. */
+static int get_head(ac_chain *chain, ac_state *st, ac_error *err)
+{
+    int rc = ac_chain_state(chain, st, err);
+    if (rc == AC_OK)
+        return 1;
+    return rc == AC_ENOTFOUND || rc == AC_ECORRUPT ? 0 : rc;
+}
+
+/* Runs ac_verify with a progress bar whose total is the head seen before:
+ * the library counts to the range's end, which an open range does not have.
+ * The range itself stays open so that a torn tail after the head is seen. */
+static int verify_with_progress(ac_chain *chain, verify_args *a, ac_report **rep, ac_error *err)
+{
+    ac_state st;
+    int have = get_head(chain, &st, err);
+    if (have < 0)
+        return have;
+    uint64_t last = have && (!a->to_given || a->opt.end > st.head_index) ? st.head_index : a->opt.end;
+    progress bar;
+    progress_init(&bar, "verifying", false, 1, have ? last + 1 : 0);
+    a->opt.progress = progress_update;
+    a->opt.progress_ctx = &bar;
+    int rc = ac_verify(chain, &a->opt, rep, err);
+    progress_end(&bar);
+    return rc;
+}
+
+static int run_verify(ac_chain *chain, verify_args *a)
+{
+    ac_error err;
+    ac_report *rep = NULL;
+    int rc = verify_with_progress(chain, a, &rep, &err);
+    if (rc != AC_OK)
+        return fail_ac(&err, rc == AC_EINVAL ? "check --from and --to" : NULL);
+    bool valid = ac_report_valid(rep);
+    uint64_t nrec = ac_report_records(rep);
+    /* The head's ids belong to the verdict only if the valid range ends at
+     * the head (the state is checked against chain.bin when read). */
+    ac_state st;
+    int have = valid && nrec > 0 ? get_head(chain, &st, &err) : 0;
+    bool at_head = have == 1 && a->opt.start + nrec - 1 == st.head_index;
+    int out = EXIT_GOOD;
+    if (have < 0)
+        out = fail_ac(&err, NULL);
+    else if (a->json)
+        out = print_json_report(rep, at_head ? &st : NULL);
+    else
+        print_human(rep);
+    ac_report_free(rep);
+    if (out != EXIT_GOOD)
+        return out;
+    return finish_output(valid ? EXIT_GOOD : EXIT_INVALID);
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    verify_args a = {0};
+    ac_verify_options_init(&a.opt);
+    int st = parse_verify(argc, argv, &a);
+    if (st >= 0)
+        return st;
+    ac_chain *chain = NULL;
+    /* Read-only: verifying never writes, not even the caches. */
+    st = open_chain(a.dir, AC_OPEN_READONLY, &chain);
+    if (st != EXIT_GOOD)
+        return st;
+    st = run_verify(chain, &a);
+    return close_chain(chain, st);
+}

@@ -1,0 +1,279 @@
+/* What the commands share: error lines, strict number parsing, opening a
+ * chain, loading a signing key, and text and JSON formatting. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tool.h"
+
+/* ---------------------------------------------------------------- errors */
+
+void put_clean(FILE *f, const char *s)
+{
+    if (s == NULL)
+        return;
+    /* Writes to stderr/stdout are checked once, in finish_output (stdout);
+     * for stderr there is nobody left to tell. */
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            (void)fprintf(f, "\\x%02x", *p);
+        else
+            (void)putc(*p, f);
+    }
+}
+
+/* Formats into a bounded buffer and prints it as one clean line. */
+__attribute__((format(printf, 2, 0)))
+static void vline(const char *prefix, const char *fmt, va_list ap)
+{
+    char buf[1024];
+    if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
+        snprintf(buf, sizeof buf, "(message could not be formatted)");
+    (void)fputs(TOOL_NAME ": ", stderr);
+    (void)fputs(prefix, stderr);
+    put_clean(stderr, buf);
+    (void)putc('\n', stderr);
+}
+
+int fail_ac(const ac_error *err, const char *hint)
+{
+    const char *msg = err->message[0] != '\0' ? err->message : ac_strerror(err->code);
+    if (hint != NULL)
+        fail_msg("%s; %s", msg, hint);
+    else
+        fail_msg("%s", msg);
+    return EXIT_TROUBLE;
+}
+
+int fail_msg(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vline("", fmt, ap);
+    va_end(ap);
+    return EXIT_TROUBLE;
+}
+
+int fail_usage(const char *cmd, const char *fmt, ...)
+{
+    char buf[768];
+    va_list ap;
+    va_start(ap, fmt);
+    if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
+        snprintf(buf, sizeof buf, "bad usage");
+    va_end(ap);
+    return fail_msg("%s: %s; see '" TOOL_NAME " %s --help'", cmd, buf, cmd);
+}
+
+int fail_option(const char *cmd, int c, char **argv)
+{
+    /* getopt leaves optind just past the offending argument.  With opterr
+     * off it prints nothing itself, so this is the only line. */
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    char name[64];
+    if (arg != NULL && strncmp(arg, "--", 2) == 0)
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(arg, "="), arg);
+    else if (optopt > 0 && optopt < 128)
+        snprintf(name, sizeof name, "-%c", optopt);
+    else
+        snprintf(name, sizeof name, "%s", arg != NULL ? arg : "?");
+    if (c == ':')
+        return fail_usage(cmd, "option %s needs a value", name);
+    return fail_usage(cmd, "unknown option %s", name);
+}
+
+void warn_msg(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vline("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+int finish_output(int status)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fail_msg("cannot write to standard output: %s", strerror(errno));
+        return EXIT_TROUBLE;
+    }
+    return status;
+}
+
+int print_help(const char *text)
+{
+    (void)fputs(text, stdout);
+    return finish_output(EXIT_GOOD);
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+void getopt_reset(void)
+{
+    optind = 0;
+    opterr = 0;
+}
+
+bool parse_u64(const char *s, uint64_t *out)
+{
+    /* strtoull alone accepts " 12", "+12", "-1" (as a huge number) and
+     * "12abc"; only plain digits are a number here. */
+    if (s == NULL || *s < '0' || *s > '9')
+        return false;
+    for (const char *p = s; *p != '\0'; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0')
+        return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
+const char *chain_dir(const char *given)
+{
+    if (given != NULL)
+        return given;
+    const char *env = getenv(ENV_CHAIN_DIR);
+    return env != NULL && *env != '\0' ? env : NULL;
+}
+
+/* ---------------------------------------------------------------- chains, keys */
+
+int open_chain(const char *dir, unsigned flags, ac_chain **out)
+{
+    ac_error err;
+    int rc = ac_chain_open(out, dir, flags, &err);
+    if (rc == AC_OK)
+        return EXIT_GOOD;
+    if (rc == AC_ENOTFOUND)
+        return fail_ac(&err, "check -C (or " ENV_CHAIN_DIR "); 'append' creates a new chain");
+    return fail_ac(&err, NULL);
+}
+
+int close_chain(ac_chain *chain, int status)
+{
+    ac_error err;
+    if (ac_chain_close(chain, &err) != AC_OK) {
+        /* The records are in chain.bin; only the cache could not be written,
+         * and the next open rebuilds it. */
+        fail_ac(&err, "the records are safe in chain.bin; the next open rebuilds the cache");
+        return status == EXIT_GOOD ? EXIT_TROUBLE : status;
+    }
+    return status;
+}
+
+int load_signing_key(const char *path, const char *what, ac_key **out)
+{
+    ac_error err;
+    int rc = ac_key_load(out, path, &err);
+    if (rc == AC_EKEY)
+        return fail_ac(&err, "a signing key is a PKCS#8 Ed25519 private key, as 'attestchain "
+                             "keygen' writes");
+    if (rc != AC_OK) {
+        char hint[96];
+        snprintf(hint, sizeof hint, "check the key file given with %s", what);
+        return fail_ac(&err, hint);
+    }
+    /* Only advice: if the check itself fails the key still works. */
+    if (ac_key_file_exposed(path, &err) == 1)
+        warn_msg("%s can be read by other users; restrict it with: chmod 600 %s", path, path);
+    return EXIT_GOOD;
+}
+
+int fail_append(ac_chain *chain, const ac_error *err)
+{
+    if (err->code == AC_EUNAUTHORIZED) {
+        ac_state st;
+        ac_error ignored;
+        char key[KEY_HEX_LEN], hint[192];
+        if (ac_chain_state(chain, &st, &ignored) != AC_OK)
+            return fail_ac(err, "use the key of the last rotation");
+        ac_hex_encode(st.signer, AC_PUBKEY_SIZE, key);
+        snprintf(hint, sizeof hint, "the chain's current key is %s; use the key of the last rotation",
+                 key);
+        return fail_ac(err, hint);
+    }
+    /* Some of the library's messages already say to run verify. */
+    if (err->code == AC_ECORRUPT && strstr(err->message, "verify") == NULL)
+        return fail_ac(err, "nothing was appended; run 'attestchain verify' on the chain to see "
+                            "the damage");
+    if (err->code == AC_ECORRUPT)
+        return fail_ac(err, "nothing was appended");
+    if (err->code == AC_EIO)
+        return fail_ac(err, "nothing was appended");
+    return fail_ac(err, NULL);
+}
+
+/* ---------------------------------------------------------------- formatting */
+
+void format_utc(uint64_t us, char out[UTC_TEXT_LEN])
+{
+    struct tm tm;
+    uint64_t secs = us / 1000000u;
+    /* time_t is 64-bit signed here; beyond what gmtime can show, say so. */
+    if (secs > (uint64_t)INT64_MAX / 2) {
+        snprintf(out, UTC_TEXT_LEN, "(out of range)");
+        return;
+    }
+    time_t t = (time_t)secs;
+    char date[32];
+    if (gmtime_r(&t, &tm) == NULL || strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+        snprintf(out, UTC_TEXT_LEN, "(out of range)");
+        return;
+    }
+    snprintf(out, UTC_TEXT_LEN, "%s.%06uZ", date, (unsigned)(us % 1000000u));
+}
+
+void format_uuid(const uint8_t id[AC_RECORD_ID_SIZE], char out[UUID_TEXT_LEN])
+{
+    char hex[2 * AC_RECORD_ID_SIZE + 1];
+    ac_hex_encode(id, AC_RECORD_ID_SIZE, hex);
+    snprintf(out, UUID_TEXT_LEN, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16,
+             hex + 20);
+}
+
+json_t *json_u64(uint64_t v)
+{
+    /* JSON numbers here are int64; a larger value (only in a hostile chain)
+     * becomes its decimal text, as the library's metadata JSON does. */
+    if (v <= (uint64_t)INT64_MAX)
+        return json_integer((json_int_t)v);
+    char dec[24];
+    snprintf(dec, sizeof dec, "%llu", (unsigned long long)v);
+    return json_pack("{s:s}", "$int", dec);
+}
+
+json_t *json_hex(const uint8_t *bytes, size_t len)
+{
+    char buf[2 * AC_SIGNATURE_SIZE + 1];
+    if (len > AC_SIGNATURE_SIZE)
+        return NULL;
+    ac_hex_encode(bytes, len, buf);
+    return json_string(buf);
+}
+
+bool json_put(json_t *obj, const char *key, json_t *value)
+{
+    if (value == NULL)
+        return false;
+    if (obj == NULL) {
+        json_decref(value);
+        return false;
+    }
+    /* json_object_set_new takes the reference even when it fails. */
+    return json_object_set_new(obj, key, value) == 0;
+}
+
+int print_json(json_t *value)
+{
+    int rc = json_dumpf(value, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(value);
+    if (rc != 0 || putchar('\n') == EOF)
+        return fail_msg("cannot write JSON to standard output");
+    return EXIT_GOOD;
+}
