@@ -299,7 +299,8 @@ typedef struct ac_verify_options {
     uint64_t start;     /* first record to check (default 0) */
     uint64_t end;       /* last record to check, inclusive; UINT64_MAX: the head */
     unsigned threads;   /* 0: the chain's setting */
-    ac_progress_fn progress; /* may be NULL; counts records */
+    ac_progress_fn progress; /* may be NULL; done = index of the next record to
+                                check, total = last index to check + 1 */
     void *progress_ctx;
 } ac_verify_options;
 
@@ -313,7 +314,9 @@ typedef struct ac_report ac_report;
  * for a range that starts after 0), signature and authorization (taken from
  * the rotation history before the range).  Returns AC_OK when the check ran,
  * whatever its verdict, which is in the report; an error only when it could
- * not run (I/O, memory, a range past the head: AC_EINVAL). */
+ * not run: I/O, memory, a start past the last record or an end before the
+ * start (AC_EINVAL), a damaged record before the start (AC_ECORRUPT).  An end
+ * past the last record means the last record. */
 int ac_verify(ac_chain *chain, const ac_verify_options *opt, ac_report **out, ac_error *err);
 
 void ac_report_free(ac_report *rep);
@@ -325,6 +328,14 @@ const char *ac_report_detail(const ac_report *rep);     /* one line on the failu
 size_t ac_report_warning_count(const ac_report *rep);   /* kept warnings (at most 1000) */
 uint64_t ac_report_warnings_total(const ac_report *rep); /* all warnings seen */
 const ac_warning *ac_report_warning(const ac_report *rep, size_t i);
+
+/* The chain id computed from record 0 as it was verified (not taken from any
+ * cache), or NULL when the range did not start at 0 or record 0 failed. */
+const uint8_t *ac_report_chain_id(const ac_report *rep);
+
+/* The record hash of the last record that passed every check, or NULL if
+ * none did.  For a valid chain verified to its end, the head hash. */
+const uint8_t *ac_report_last_hash(const ac_report *rep);
 
 #if defined(AC_BUILDING) && defined(__GNUC__)
 #pragma GCC visibility pop

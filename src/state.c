@@ -185,6 +185,28 @@ int state_remove(ac_chain *c, ac_error *err)
 
 /* ---------------------------------------------------------------- checking */
 
+/* Whether record 0 gives the checkpoint's chain id: a status or an index
+ * must not carry another chain's identity. */
+static bool chain_id_matches(ac_chain *c, const ac_state *st, uint64_t file_size)
+{
+    uint8_t *body;
+    uint32_t len;
+    if (frame_read_at(c->fd, 0, file_size, &body, &len) != AC_OK)
+        return false;
+    ac_rec rec;
+    uint8_t id[AC_HASH_SIZE];
+    uint8_t *canon = malloc(len);
+    bool ok = canon != NULL && rec_decode(body, len, &rec, NULL) == 0;
+    if (ok) {
+        size_t clen = rec_canonical(body, len, &rec, canon);
+        ok = hasher_digest(c->hasher, canon, clen, id) == AC_OK &&
+             memcmp(id, st->chain_id, AC_HASH_SIZE) == 0;
+    }
+    free(canon);
+    free(body);
+    return ok;
+}
+
 /* Whether the frame at st->head_offset ends at st->chain_size and hashes to
  * st->head_hash: what makes a checkpoint trustworthy. */
 static bool head_matches(ac_chain *c, const ac_state *st, uint64_t file_size)
@@ -209,7 +231,7 @@ static bool head_matches(ac_chain *c, const ac_state *st, uint64_t file_size)
         memcpy(next_signer, rec.signer, AC_PUBKEY_SIZE);
     ok = ok && memcmp(next_signer, st->signer, AC_PUBKEY_SIZE) == 0;
     free(body);
-    return ok;
+    return ok && chain_id_matches(c, st, file_size);
 }
 
 /* Rotation records are rare: a cheap search for the content type picks the
@@ -238,7 +260,6 @@ static int roll_frame(ac_chain *c, roll *r, uint64_t off, const uint8_t *body, u
         r->offs = p;
         r->cap = cap;
     }
-    r->offs[r->n++] = off;
     ac_rec rec;
     if (r->st.record_count == 0) {
         if (rec_decode(body, len, &rec, NULL) != 0)
@@ -260,6 +281,7 @@ static int roll_frame(ac_chain *c, roll *r, uint64_t off, const uint8_t *body, u
         rec_rotation(&rec, new_key) == 1 &&
         authority_rotate(&r->retired, r->st.signer, new_key) != AC_OK)
         return AC_ENOMEM;
+    r->offs[r->n++] = off;
     r->st.record_count++;
     r->st.head_offset = off;
     r->st.chain_size = off + 4 + len;
@@ -313,6 +335,7 @@ static int check_tail(ac_chain *c, roll *r, uint64_t off, uint64_t size, ac_erro
 static int roll_forward(ac_chain *c, roll *r, uint64_t size, bool *head_ok, ac_error *err)
 {
     frame_win w;
+    const ac_state base_copy = r->st, *base = &base_copy;
     uint64_t before = r->st.record_count;
     *head_ok = false;
     if (fwin_init(&w, c->fd, r->st.chain_size, size, 4u << 20) != 0)
@@ -343,17 +366,30 @@ static int roll_forward(ac_chain *c, roll *r, uint64_t size, bool *head_ok, ac_e
         }
     }
     fwin_free(&w);
-    if ((rc != AC_OK && rc != AC_ECORRUPT) || r->st.record_count == before) {
-        *head_ok = rc == AC_OK || r->st.record_count == before;
+    if (rc != AC_OK && rc != AC_ECORRUPT)
         return rc;
+    /* The last frame must decode at its position to be a head.  If it does
+     * not, the state ends at the last frame before it that does, so that
+     * the good records stay readable; appends refuse, verify reports. */
+    while (r->st.record_count > before) {
+        int hrc = roll_head(c, r);
+        if (hrc == AC_OK)
+            break;
+        if (hrc != AC_ECORRUPT)
+            return ac_fail(err, hrc, -1, "%s/" AC_CHAIN_FILE ": cannot read the head record", c->dir);
+        if (rc == AC_OK)
+            rc = corrupt(c, r->st.record_count - 1, "record does not decode at its position",
+                         r->st.head_offset, err);
+        r->n--;
+        r->st.record_count--;
+        r->st.chain_size = r->offs[r->n];
+        r->st.head_offset = r->n > 0 ? r->offs[r->n - 1] : base->head_offset;
     }
-    int hrc = roll_head(c, r);
-    *head_ok = hrc == AC_OK;
-    if (hrc == AC_ECORRUPT)
-        return corrupt(c, r->st.record_count - 1, "head record does not decode at its position",
-                       r->st.head_offset, err);
-    if (hrc != AC_OK)
-        return ac_fail(err, hrc, -1, "%s/" AC_CHAIN_FILE ": cannot read the head record", c->dir);
+    if (r->st.record_count == before) {
+        /* Nothing new is good: what we started from stands, signer included. */
+        r->st = *base;
+    }
+    *head_ok = true;
     return rc;
 }
 
@@ -416,9 +452,12 @@ int state_history(ac_chain *c, uint64_t before, uint8_t signer[AC_PUBKEY_SIZE],
 {
     roll r = {0};
     frame_win w;
-    if (fwin_init(&w, c->fd, 0, c->st.chain_size, 4u << 20) != 0)
+    uint64_t size;
+    int rc = chain_file_size(c, &size, err);
+    if (rc != AC_OK)
+        return rc;
+    if (fwin_init(&w, c->fd, 0, size, 4u << 20) != 0)
         return ac_fail(err, AC_ENOMEM, -1, "out of memory");
-    int rc = AC_OK;
     while (rc == AC_OK && r.st.record_count < before) {
         uint64_t off;
         const uint8_t *body;
@@ -429,8 +468,15 @@ int state_history(ac_chain *c, uint64_t before, uint8_t signer[AC_PUBKEY_SIZE],
                 rc = ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": read failed", c->dir);
             continue;
         }
+        if (s == FW_END || s == FW_TORN) {
+            rc = ac_fail(err, AC_EINVAL, (int64_t)before, "%s: no record %llu (the chain has %llu)",
+                         c->dir, (unsigned long long)before, (unsigned long long)r.st.record_count);
+            break;
+        }
         if (s != FW_FRAME) {
-            rc = corrupt(c, r.st.record_count, "bad frame before the range", off, err);
+            rc = ac_fail(err, AC_ECORRUPT, (int64_t)r.st.record_count,
+                         "%s/" AC_CHAIN_FILE ": record %llu, before the range, is damaged; verify "
+                         "from 0", c->dir, (unsigned long long)r.st.record_count);
             break;
         }
         r.n = 0; /* only the last offset matters here */

@@ -19,6 +19,9 @@
 struct ac_report {
     int valid;
     uint64_t records;
+    bool has_chain_id, has_head;
+    uint8_t chain_id[AC_HASH_SIZE];
+    uint8_t head_hash[AC_HASH_SIZE];
     int64_t fail_index;
     ac_reason reason;
     char detail[256];
@@ -38,6 +41,7 @@ typedef struct vrec {
     ac_rec rec;
     uint8_t hash[AC_HASH_SIZE];
     uint8_t new_key[AC_PUBKEY_SIZE];
+    uint8_t chain_id[AC_HASH_SIZE]; /* record 0 only */
 } vrec;
 
 typedef struct vpool {
@@ -63,6 +67,8 @@ static void check_one(vrec *v, ac_hasher *h, uint8_t *scratch)
     if (hasher_digest(h, v->body, v->len, v->hash) != AC_OK)
         memset(v->hash, 0, sizeof v->hash); /* cannot match: reported as a link failure */
     size_t clen = rec_canonical(v->body, v->len, &v->rec, scratch);
+    if (v->rec.chain_index == 0 && hasher_digest(h, scratch, clen, v->chain_id) != AC_OK)
+        memset(v->chain_id, 0, sizeof v->chain_id);
     /* libsodium rejects a non-canonical S and small-order keys and R. */
     v->sig_ok = crypto_sign_verify_detached(v->rec.signature, scratch, clen, v->rec.signer) == 0;
     v->rotation = rec_rotation(&v->rec, v->new_key);
@@ -266,6 +272,12 @@ static void check_ordered(vstate *vs, const vrec *v)
     }
     memcpy(vs->prev_hash, v->hash, AC_HASH_SIZE);
     check_witnesses(vs, v);
+    if (vs->expect == 0) {
+        memcpy(vs->rep->chain_id, v->chain_id, AC_HASH_SIZE);
+        vs->rep->has_chain_id = true;
+    }
+    memcpy(vs->rep->head_hash, v->hash, AC_HASH_SIZE);
+    vs->rep->has_head = true;
     vs->rep->records++;
     if (vs->expect++ == vs->end)
         vs->stop = true;
@@ -282,6 +294,7 @@ typedef struct vctx {
     vrec *batch;
     size_t cap;
     const ac_verify_options *opt;
+    uint64_t total; /* records expected, for progress */
 } vctx;
 
 /* Section 7: an incomplete last frame is a torn tail unless a record starts
@@ -308,7 +321,7 @@ static int flush(vctx *x, size_t n)
     for (size_t i = 0; i < n && !x->vs.stop; i++)
         check_ordered(&x->vs, &x->batch[i]);
     if (x->opt->progress)
-        x->opt->progress(x->opt->progress_ctx, x->vs.expect, x->vs.end + 1);
+        x->opt->progress(x->opt->progress_ctx, x->vs.expect, x->total);
     return AC_OK;
 }
 
@@ -381,22 +394,23 @@ static int start_point(vctx *x, uint64_t start, uint64_t *off, ac_error *err)
 static int run(vctx *x, ac_error *err)
 {
     ac_chain *c = x->c;
-    uint64_t size;
+    uint64_t size, start = x->opt->start;
     int rc = state_sync(c, false, NULL); /* damage is for the scan below to report */
-    (void)rc;
     if ((rc = chain_file_size(c, &size, err)) != AC_OK)
         return rc;
-    uint64_t start = x->opt->start;
-    if (start > 0 && start >= c->st.record_count)
-        return ac_fail(err, AC_EINVAL, (int64_t)start, "%s: no record %llu to start from (%llu records)",
-                       c->dir, (unsigned long long)start, (unsigned long long)c->st.record_count);
     if (x->opt->end < start)
         return ac_fail(err, AC_EINVAL, -1, "%s: range ends before it starts", c->dir);
     x->vs.expect = start;
     x->vs.end = x->opt->end;
+    /* For progress only, counted from record 0 like `done`: the range's end,
+     * or the records the state knows of (damage aside). */
+    x->total = x->opt->end < c->st.record_count ? x->opt->end + 1 : c->st.record_count;
     uint64_t off;
     if ((rc = start_point(x, start, &off, err)) != AC_OK)
         return rc;
+    if (start > 0 && off >= size)
+        return ac_fail(err, AC_EINVAL, (int64_t)start, "%s: no record %llu (the chain has %llu)",
+                       c->dir, (unsigned long long)start, (unsigned long long)start);
     if (size == 0 || c->fd < 0)
         return AC_OK;
     return scan(x, off, size, err);
@@ -454,6 +468,16 @@ ac_reason ac_report_reason(const ac_report *r) { return r->reason; }
 const char *ac_report_detail(const ac_report *r) { return r->detail; }
 size_t ac_report_warning_count(const ac_report *r) { return r->nwarn; }
 uint64_t ac_report_warnings_total(const ac_report *r) { return r->total_warn; }
+
+const uint8_t *ac_report_chain_id(const ac_report *r)
+{
+    return r->has_chain_id ? r->chain_id : NULL;
+}
+
+const uint8_t *ac_report_last_hash(const ac_report *r)
+{
+    return r->has_head ? r->head_hash : NULL;
+}
 
 const ac_warning *ac_report_warning(const ac_report *r, size_t i)
 {

@@ -105,27 +105,10 @@ class VectorCase(ToolCase):
         self.assertTrue(v["valid"], f"{name} --to {bad - 1}: {v}")
         self.assertEqual(v["records"], bad, f"{name} --to {bad - 1}: {v}")
         for start in sorted({1, bad}):
-            p = acutil.run("verify", "-C", chain, "--json", "--from", str(start))
-            if p.returncode == 2 and name in KNOWN_RANGE_BUG:
-                self.skipTest(f"{name} --from {start}: {KNOWN_RANGE_BUG[name]} "
-                              f"(tool said: {p.stderr.strip()})")
             v = self.verify(chain, "--from", str(start))
             self.assertFalse(v["valid"], f"{name} --from {start}: {v}")
             self.assertEqual((v["index"], v["reason"]), (bad, case["reason"]),
                              f"{name} --from {start}: {v}")
-
-
-# Library bug, reported: src/verify.c run() rejects any start > 0 beyond
-# c->st.record_count, which is 0 (or stops before the damage) when state_sync
-# could not rebuild the state from a damaged chain.bin, so a range verification
-# that starts at or before the damage exits 2 ("no record N to start from")
-# instead of reporting the failing record.  These cases skip, naming the bug,
-# while it lasts, and pass (are checked) once it is fixed.
-KNOWN_RANGE_BUG = {
-    n: "library bug: range verify cannot start on a chain whose state does not rebuild"
-    for n in ("invalid-index-gap", "invalid-noncanonical-int",
-              "invalid-length-prefix-grown", "invalid-oversize-frame")
-}
 
 
 def add_tests():

@@ -522,13 +522,18 @@ static void test_reopen_reads_no_records(void **state)
     assert_true(exists(dir, "index.bin"));
     assert_true(exists(dir, "state.cbor"));
 
-    /* Damage record 0: its map head becomes a map of 12 entries. */
+    /* Damage record 1's length prefix: a rebuild from chain.bin would stop
+     * there, while record 0 (the chain id) and the head, which a checkpoint
+     * is checked against, stay whole. */
     char p[4200];
     path_in(p, sizeof p, dir, "chain.bin");
     int fd = open(p, O_RDWR);
     assert_true(fd >= 0);
-    uint8_t bad = 0xac;
-    assert_int_equal(pwrite(fd, &bad, 1, 4), 1);
+    uint8_t pfx[4];
+    assert_int_equal(pread(fd, pfx, 4, 0), 4);
+    off_t frame1 = 4 + (off_t)((uint32_t)pfx[0] << 24 | (uint32_t)pfx[1] << 16 | (uint32_t)pfx[2] << 8 | pfx[3]);
+    static const uint8_t bad[4] = {0xff, 0xff, 0xff, 0xff};
+    assert_int_equal(pwrite(fd, bad, 4, frame1), 4);
     assert_int_equal(close(fd), 0);
 
     size_t ilen0, ilen1, slen0, slen1;

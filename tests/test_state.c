@@ -360,7 +360,7 @@ static void test_wrong_fields(void **state)
     TU_OK(ac_pubkey_load(path, evil, NULL));
     tu_vector_path(path, sizeof path, "keys/k1.pub");
     TU_OK(ac_pubkey_load(path, k1, NULL));
-    for (int k = 0; k < 7; k++) {
+    for (int k = 0; k < 8; k++) {
         ac_state st = truth;
         switch (k) {
         case 0: st.head_hash[7] ^= 0x10; break;
@@ -371,6 +371,8 @@ static void test_wrong_fields(void **state)
         case 4: memcpy(st.signer, evil, AC_PUBKEY_SIZE); break;
         case 5: memcpy(st.signer, k1, AC_PUBKEY_SIZE); break; /* the retired key */
         case 6: st.chain_size -= 1; break;
+        /* Another chain's identity on this chain's head. */
+        case 7: st.chain_id[0] ^= 0x01; break;
         }
         char name[32], dir[2200];
         snprintf(name, sizeof name, "wrong-%d", k);
@@ -442,16 +444,21 @@ static void test_wrong_signer_refused(void **state)
 
 /* ---------------------------------------------------------------- trusted */
 
-/* Damages record 0 so that any rebuild from chain.bin fails: a handle that
- * still answers used the checkpoint. */
-static void damage_record0(const char *dir)
+/* Damages the length prefix of record 1 so that any rebuild from chain.bin
+ * fails, while record 0 (the chain id) and the head, which a checkpoint is
+ * checked against, stay whole: a handle that still answers used the
+ * checkpoint. */
+static void damage_frame1_prefix(const char *dir)
 {
     char p[2300];
     path_in(p, sizeof p, dir, "chain.bin");
     int fd = open(p, O_RDWR);
     assert_true(fd >= 0);
-    uint8_t bad = 0xac; /* a map of 12 */
-    assert_int_equal(pwrite(fd, &bad, 1, 4), 1);
+    uint8_t pfx[4];
+    assert_int_equal(pread(fd, pfx, 4, 0), 4);
+    off_t frame1 = 4 + (off_t)((uint32_t)pfx[0] << 24 | (uint32_t)pfx[1] << 16 | (uint32_t)pfx[2] << 8 | pfx[3]);
+    static const uint8_t bad[4] = {0xff, 0xff, 0xff, 0xff}; /* over the limit */
+    assert_int_equal(pwrite(fd, bad, 4, frame1), 4);
     assert_int_equal(close(fd), 0);
 }
 
@@ -464,7 +471,7 @@ static void test_valid_is_used(void **state)
         snprintf(name, sizeof name, "used-%zu", k);
         fresh_copy(name, dir, sizeof dir);
         write_state(dir, &truth, 0, extras[k]);
-        damage_record0(dir);
+        damage_frame1_prefix(dir);
         ac_chain *c = open_chain(dir, 0);
         ac_state st;
         ac_error err;
@@ -478,7 +485,7 @@ static void test_valid_is_used(void **state)
     char dir[2200];
     fresh_copy("not-used", dir, sizeof dir);
     spew(dir, "state.cbor", "garbage", 7);
-    damage_record0(dir);
+    damage_frame1_prefix(dir);
     ac_chain *c = open_chain(dir, 0);
     ac_state st;
     assert_int_equal(ac_chain_state(c, &st, NULL), AC_ECORRUPT);

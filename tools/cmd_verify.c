@@ -170,10 +170,14 @@ static json_t *warnings_json(const ac_report *rep)
     return arr;
 }
 
-/* head: the chain's state when the verified range reached its head, else NULL. */
-static int print_json_report(const ac_report *rep, const ac_state *head)
+/* The ids come from the verification itself, never from a cache: chain_id
+ * when the range started at record 0, head_hash when the valid range ended
+ * at the head. */
+static int print_json_report(const ac_report *rep, bool at_head)
 {
     bool valid = ac_report_valid(rep);
+    const uint8_t *id = ac_report_chain_id(rep);
+    const uint8_t *head = at_head ? ac_report_last_hash(rep) : NULL;
     json_t *o = json_object();
     bool ok =
         json_put(o, "valid", json_boolean(valid)) &&
@@ -181,8 +185,8 @@ static int print_json_report(const ac_report *rep, const ac_state *head)
         json_put(o, "index", valid ? json_null() : json_integer(ac_report_fail_index(rep))) &&
         json_put(o, "reason", valid ? json_null() : json_string(ac_reason_name(ac_report_reason(rep)))) &&
         json_put(o, "warnings", warnings_json(rep)) &&
-        json_put(o, "chain_id", head ? json_hex(head->chain_id, AC_HASH_SIZE) : json_null()) &&
-        json_put(o, "head_hash", head ? json_hex(head->head_hash, AC_HASH_SIZE) : json_null());
+        json_put(o, "chain_id", valid && id ? json_hex(id, AC_HASH_SIZE) : json_null()) &&
+        json_put(o, "head_hash", valid && head ? json_hex(head, AC_HASH_SIZE) : json_null());
     if (!ok) {
         json_decref(o);
         return fail_msg("out of memory building JSON");
@@ -239,7 +243,7 @@ static int run_verify(ac_chain *chain, verify_args *a)
     if (have < 0)
         out = fail_ac(&err, NULL);
     else if (a->json)
-        out = print_json_report(rep, at_head ? &st : NULL);
+        out = print_json_report(rep, at_head);
     else
         print_human(rep);
     ac_report_free(rep);
