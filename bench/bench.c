@@ -191,12 +191,35 @@ static double median(double *v, size_t n)
 /* One round of a measurement: does its work and returns the seconds it took. */
 typedef double (*round_fn)(void *ctx, unsigned round);
 
-/* Rates (work per second) of an operation and of its limit, measured in
- * alternating rounds after one warm-up round of each; medians. */
-static void alternate(round_fn lim, round_fn lib, void *ctx, unsigned rounds, double work,
-                      double *lim_rate, double *lib_rate)
+/* Work per second of an operation and of its limit, by the wall clock and
+ * per second of this process's CPU time (which other work on the machine
+ * cannot take away, so it isolates the library's own cost). */
+typedef struct rates {
+    double lim, lib, lim_cpu, lib_cpu;
+} rates;
+
+static double process_cpu_s(void)
 {
-    double a[MAX_ROUNDS], b[MAX_ROUNDS];
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+        fatal("clock_gettime: %s", strerror(errno));
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* One round: wall rate into *wall, CPU rate into *cpu. */
+static void one_round(round_fn fn, void *ctx, unsigned r, double work, double *wall, double *cpu)
+{
+    double c = process_cpu_s();
+    *wall = work / fn(ctx, r);
+    c = process_cpu_s() - c;
+    *cpu = c > 0 ? work / c : 0;
+}
+
+/* Rates of an operation and of its limit, measured in alternating rounds
+ * after one warm-up round of each; medians. */
+static rates alternate(round_fn lim, round_fn lib, void *ctx, unsigned rounds, double work)
+{
+    double a[MAX_ROUNDS], b[MAX_ROUNDS], ac[MAX_ROUNDS], bc[MAX_ROUNDS];
     if (rounds > MAX_ROUNDS)
         rounds = MAX_ROUNDS;
     (void)lim(ctx, 0);
@@ -205,15 +228,15 @@ static void alternate(round_fn lim, round_fn lib, void *ctx, unsigned rounds, do
         check_stop();
         /* Swap the order each round: neither side always runs second. */
         if (r % 2) {
-            b[r] = work / lib(ctx, r);
-            a[r] = work / lim(ctx, r);
+            one_round(lib, ctx, r, work, &b[r], &bc[r]);
+            one_round(lim, ctx, r, work, &a[r], &ac[r]);
         } else {
-            a[r] = work / lim(ctx, r);
-            b[r] = work / lib(ctx, r);
+            one_round(lim, ctx, r, work, &a[r], &ac[r]);
+            one_round(lib, ctx, r, work, &b[r], &bc[r]);
         }
     }
-    *lim_rate = median(a, rounds);
-    *lib_rate = median(b, rounds);
+    rates out = {median(a, rounds), median(b, rounds), median(ac, rounds), median(bc, rounds)};
+    return out;
 }
 
 /* ---------------------------------------------------------------- the table */
@@ -322,6 +345,15 @@ static void print_table(bool markdown)
         printf("\n");
     for (size_t i = 0; i < g_nnotes; i++)
         printf("%s%s\n", markdown ? "- " : "  * ", g_notes[i]);
+}
+
+/* The ratio per CPU-second of a CPU-bound row: what it would be on an idle
+ * machine, whatever else ran during this one. */
+static void cpu_note(const char *what, rates q)
+{
+    if (q.lim_cpu > 0)
+        note("%s per CPU-second: %.1f %% of its limit (%.0f against %.0f)", what,
+             100 * q.lib_cpu / q.lim_cpu, q.lib_cpu, q.lim_cpu);
 }
 
 /* ---------------------------------------------------------------- chains and entries */
@@ -443,8 +475,8 @@ static void phase_durable(bench *b)
     d.buf = calloc(1, b->frame);
     if (d.fd < 0 || d.buf == NULL)
         fatal("%s: %s", lim_path, strerror(errno));
-    double lim, lib;
-    alternate(lim_fsync, lib_append, &d, b->o.rounds, d.n, &lim, &lib);
+    rates q = alternate(lim_fsync, lib_append, &d, b->o.rounds, d.n);
+    double lim = q.lim, lib = q.lib;
     row *r = add_row("durable append, 1 per call", V_INFO);
     fmt_rate(r->rate, sizeof r->rate, lib, "rec/s");
     fmt_rate(r->limit, sizeof r->limit, lim, "write+fdatasync/s");
@@ -503,12 +535,13 @@ static void phase_batch(bench *b)
     randombytes_buf(x.msg, b->canon);
     if (crypto_sign_keypair(x.pk, x.sk) != 0)
         fatal("crypto_sign_keypair failed");
-    double lim, lib;
-    alternate(lim_sign, lib_batch, &x, b->o.rounds, (double)x.batches * BATCH, &lim, &lib);
+    rates q = alternate(lim_sign, lib_batch, &x, b->o.rounds, (double)x.batches * BATCH);
+    double lim = q.lim, lib = q.lib;
     row *r = add_row("batch append, 1000 per call", V_INFO);
     fmt_rate(r->rate, sizeof r->rate, lib, "rec/s");
     fmt_rate(r->limit, sizeof r->limit, lim, "sign/s, 1 core");
     set_ratio(r, lib, lim, 0.75);
+    cpu_note("batch append", q);
     sodium_memzero(x.sk, sizeof x.sk);
     free(x.msg);
     close_chain(x.chain);
@@ -547,7 +580,7 @@ static void phase_build(bench *b)
 typedef struct vres {
     int rc, valid;
     uint64_t records;
-    double secs;
+    double secs, cpu_secs; /* wall clock; CPU time of every thread (filled by the parent) */
     char msg[sizeof(((ac_error *)0)->message)];
 } vres;
 
@@ -630,6 +663,8 @@ static void run_verify(bench *b, unsigned threads, uint64_t end, vres *out, long
         fatal("verify says the chain is invalid after %" PRIu64 " records: %s", out->records,
               out->msg);
     *maxrss_kib = ru.ru_maxrss;
+    out->cpu_secs = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+                    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
 /* Signed messages of the records' size, for the verify limit. */
@@ -673,19 +708,31 @@ static int sig_set_verify(const sig_set *s)
     return 0;
 }
 
-/* One core's verify rate: the median of a few passes over the set. */
-static double verify_one_core(const sig_set *s, unsigned rounds)
+static double cpu_now_s(void)
 {
-    double rates[MAX_ROUNDS];
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        fatal("clock_gettime: %s", strerror(errno));
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* One core's verify rate: the median of a few passes over the set, by the
+ * wall clock and (in *per_cpu_s) per second of CPU time. */
+static double verify_one_core(const sig_set *s, unsigned rounds, double *per_cpu_s)
+{
+    double wall[MAX_ROUNDS], cpu_rates[MAX_ROUNDS];
     rounds = rounds < 1 ? 1 : rounds > MAX_ROUNDS ? MAX_ROUNDS : rounds;
     for (unsigned r = 0; r <= rounds; r++) { /* pass 0 warms up */
-        double t = now_s();
+        double t = now_s(), c = cpu_now_s();
         if (sig_set_verify(s) != 0)
             fatal("a good signature did not verify");
-        if (r > 0)
-            rates[r - 1] = SIGSET / (now_s() - t);
+        if (r > 0) {
+            wall[r - 1] = SIGSET / (now_s() - t);
+            cpu_rates[r - 1] = SIGSET / (cpu_now_s() - c);
+        }
     }
-    return median(rates, rounds);
+    *per_cpu_s = median(cpu_rates, rounds);
+    return median(wall, rounds);
 }
 
 static void *verify_thread(void *arg)
@@ -753,22 +800,30 @@ static void phase_verify(bench *b)
     /* Limits taken around each long run, so that load that comes and goes
      * weighs on both alike. */
     unsigned half = b->o.rounds / 2 + 1;
-    double lim[4], par[2];
+    double lim[4], par[2], cpu[4];
     long parent_kib = rss_kib(), peak_kib, peak1_kib;
     vres all, single;
-    lim[0] = verify_one_core(&s, half);
+    lim[0] = verify_one_core(&s, half, &cpu[0]);
     par[0] = verify_parallel(&s, b->cores);
     parent_kib = rss_kib();
     run_verify(b, 0, b->o.records - 1, &all, &peak_kib);
-    lim[1] = verify_one_core(&s, half);
+    lim[1] = verify_one_core(&s, half, &cpu[1]);
     par[1] = verify_parallel(&s, b->cores);
     uint64_t n1 = b->o.single < b->o.records ? b->o.single : b->o.records;
-    lim[2] = verify_one_core(&s, half);
+    lim[2] = verify_one_core(&s, half, &cpu[2]);
     run_verify(b, 1, n1 - 1, &single, &peak1_kib);
-    lim[3] = verify_one_core(&s, half);
+    lim[3] = verify_one_core(&s, half, &cpu[3]);
     sig_set_free(&s);
-    double one = median(lim, 4);
+    double one = median(lim, 4), one_cpu = median(cpu, 4);
     verify_rows(b, &all, &single, one, (par[0] + par[1]) / 2, peak_kib);
+    /* CPU time is what other work on the machine cannot take away: records
+     * per CPU-second against verifies per CPU-second shows the library's own
+     * overhead, and CPU over wall time how many cores it kept busy. */
+    note("verify per CPU-second: %.0f records with %u threads (%.1f cores busy on average), "
+         "%.0f with 1, against %.0f bare verifies: %.1f %% and %.1f %%",
+         all.records / all.cpu_secs, b->cores, all.cpu_secs / all.secs,
+         single.records / single.cpu_secs, one_cpu, 100 * all.records / all.cpu_secs / one_cpu,
+         100 * single.records / single.cpu_secs / one_cpu);
     note("verify: %" PRIu64 " records in %.2f s with %u threads, %" PRIu64
          " in %.2f s with 1; peak RSS %.1f MiB and %.1f MiB (each counts the %.1f MiB the "
          "benchmark held when it forked)",
@@ -868,13 +923,14 @@ static void phase_rebuild(bench *b)
     join(x.state, b->big, "state.cbor");
     join(x.index, b->big, "index.bin");
     unsigned rounds = b->o.rounds < 5 ? b->o.rounds : 5;
-    double lim, lib;
-    alternate(lim_read_hash, lib_rebuild, &x, rounds, (double)b->big_bytes / 1e6, &lim, &lib);
+    rates q = alternate(lim_read_hash, lib_rebuild, &x, rounds, (double)b->big_bytes / 1e6);
+    double lim = q.lim, lib = q.lib;
     free(x.buf);
     row *r = add_row("rebuild caches from chain.bin", V_INFO);
     fmt_rate(r->rate, sizeof r->rate, lib, "MB/s");
     fmt_rate(r->limit, sizeof r->limit, lim, "MB/s read+SHA-256");
     set_ratio(r, lib, lim, 0.50);
+    cpu_note("rebuild", q);
     bool st = file_exists(b->big, "state.cbor"), ix = file_exists(b->big, "index.bin");
     double t0 = now_s();
     close_chain(open_chain(b->big, 0));
@@ -991,8 +1047,8 @@ static void phase_get(bench *b)
         x.idx[i] = s % b->o.records;
     }
     x.chain = open_chain(b->big, AC_OPEN_READONLY);
-    double lim, lib;
-    alternate(lim_pread, lib_get, &x, rounds, (double)x.per, &lim, &lib);
+    rates q = alternate(lim_pread, lib_get, &x, rounds, (double)x.per);
+    double lim = q.lim, lib = q.lib;
     close_chain(x.chain);
     (void)close(x.fd); /* read-only */
     free(x.off);
@@ -1004,6 +1060,7 @@ static void phase_get(bench *b)
     fmt_rate(r->rate, sizeof r->rate, lib, "get/s");
     fmt_rate(r->limit, sizeof r->limit, lim, "pread/s");
     set_ratio(r, lib, lim, 0.25);
+    cpu_note("random get", q);
     snprintf(r->target, sizeof r->target, ">= 25 %%, >= 250k/s");
     if (lib < 250000)
         r->v = V_FAIL;
@@ -1065,8 +1122,8 @@ static void phase_scale(bench *b)
     scale_ctx x = {.b = b, .n = b->o.appends};
     x.small = new_chain(b, "small", BATCH, path);
     x.large = open_chain(b->big, 0);
-    double at1k, at_big;
-    alternate(at_small, at_large, &x, b->o.rounds, x.n, &at1k, &at_big);
+    rates q = alternate(at_small, at_large, &x, b->o.rounds, x.n);
+    double at1k = q.lim, at_big = q.lib;
     close_chain(x.small);
     close_chain(x.large);
     char op[64], lim[24];
@@ -1185,7 +1242,7 @@ static void phase_file(bench *b)
 {
     char file[PATH_MAX], chain[PATH_MAX], msg[200];
     uint64_t bytes = b->o.file_mb << 20;
-    double mb = (double)bytes / 1e6, lim, lib, libf, lim2;
+    double mb = (double)bytes / 1e6;
     fprintf(stderr, "bench: hashing a %" PRIu64 " MiB file\n", b->o.file_mb);
     join(file, b->dir, "big.file");
     join(chain, b->dir, "toolchain");
@@ -1203,7 +1260,8 @@ static void phase_file(bench *b)
         snprintf(r->rate, sizeof r->rate, "-");
         note("no tool at %s: build it (make) or pass --tool PATH", b->tool);
     } else {
-        alternate(lim_openssl, lib_tool, &x, rounds, mb, &lim, &lib);
+        rates q = alternate(lim_openssl, lib_tool, &x, rounds, mb);
+        double lim = q.lim, lib = q.lib;
         row *r = add_row(op, V_INFO);
         fmt_rate(r->rate, sizeof r->rate, lib, "MB/s");
         fmt_rate(r->limit, sizeof r->limit, lim, "MB/s openssl dgst");
@@ -1215,7 +1273,8 @@ static void phase_file(bench *b)
         }
     }
     /* The library's own file hashing, to tell the tool's costs from the library's. */
-    alternate(lim_openssl, lib_sha256_file, &x, rounds, mb, &lim2, &libf);
+    rates q = alternate(lim_openssl, lib_sha256_file, &x, rounds, mb);
+    double lim2 = q.lim, libf = q.lib;
     row *r = add_row("ac_sha256_file of that file", V_INFO);
     fmt_rate(r->rate, sizeof r->rate, libf, "MB/s");
     fmt_rate(r->limit, sizeof r->limit, lim2, "MB/s openssl dgst");
