@@ -185,8 +185,8 @@ int state_remove(ac_chain *c, ac_error *err)
 
 /* ---------------------------------------------------------------- checking */
 
-/* Whether record 0 gives the checkpoint's chain id: a status or an index
- * must not carry another chain's identity. */
+/* Whether record 0 gives the checkpoint's chain id and creation time: a
+ * status or an index must not carry another chain's identity. */
 static bool chain_id_matches(ac_chain *c, const ac_state *st, uint64_t file_size)
 {
     uint8_t *body;
@@ -200,7 +200,7 @@ static bool chain_id_matches(ac_chain *c, const ac_state *st, uint64_t file_size
     if (ok) {
         size_t clen = rec_canonical(body, len, &rec, canon);
         ok = hasher_digest(c->hasher, canon, clen, id) == AC_OK &&
-             memcmp(id, st->chain_id, AC_HASH_SIZE) == 0;
+             memcmp(id, st->chain_id, AC_HASH_SIZE) == 0 && rec.claimed_ts == st->created_at;
     }
     free(canon);
     free(body);
@@ -224,7 +224,8 @@ static bool head_matches(ac_chain *c, const ac_state *st, uint64_t file_size)
     bool ok = st->head_offset + 4 + len == st->chain_size &&
               hasher_digest(c->hasher, body, len, h) == AC_OK &&
               memcmp(h, st->head_hash, AC_HASH_SIZE) == 0 &&
-              rec_decode(body, len, &rec, NULL) == 0 && rec.chain_index == st->head_index;
+              rec_decode(body, len, &rec, NULL) == 0 && rec.chain_index == st->head_index &&
+              rec.claimed_ts == st->last_append_at;
     /* The head also tells who signs next: its own signer, or the key it
      * rotates to.  A checkpoint naming anyone else is not believed. */
     if (ok && rec_rotation(&rec, next_signer) != 1)
