@@ -360,7 +360,7 @@ static void test_wrong_fields(void **state)
     TU_OK(ac_pubkey_load(path, evil, NULL));
     tu_vector_path(path, sizeof path, "keys/k1.pub");
     TU_OK(ac_pubkey_load(path, k1, NULL));
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < 10; k++) {
         ac_state st = truth;
         switch (k) {
         case 0: st.head_hash[7] ^= 0x10; break;
@@ -373,6 +373,9 @@ static void test_wrong_fields(void **state)
         case 6: st.chain_size -= 1; break;
         /* Another chain's identity on this chain's head. */
         case 7: st.chain_id[0] ^= 0x01; break;
+        /* Times that are not record 0's and the head's. */
+        case 8: st.created_at += 1; break;
+        case 9: st.last_append_at -= 1; break;
         }
         char name[32], dir[2200];
         snprintf(name, sizeof name, "wrong-%d", k);
