@@ -2,7 +2,7 @@
  * is arbitrary bytes (one temporary directory, emptied before each input):
  *  - opening never fails on content (damage is for verify to report);
  *  - verification gives the same report with one thread and with two, and
- *    through a read-only handle;
+ *    through a read-only handle; a range agrees with the whole chain;
  *  - a chain that verifies reads back whole: the state counts its records,
  *    names its head and chain id and the key authorized after its rotations;
  *    iteration and get(i) return the same records; a torn tail is reported
@@ -65,6 +65,7 @@ typedef struct verdict {
     ac_warning first_warn;
     bool torn;
     ac_warning torn_warn;
+    uint64_t by_code[4]; /* kept warnings by ac_warning_code */
 } verdict;
 
 static void chain_checks_cleanup(void)
@@ -109,6 +110,9 @@ static verdict verify_with(ac_chain *c, unsigned threads)
         v.first_warn = *ac_report_warning(rep, 0);
     for (size_t i = 0; i < v.nwarn; i++) {
         const ac_warning *w = ac_report_warning(rep, i);
+        FUZZ_CHECK(w->code >= AC_WARN_TORN_TAIL && w->code <= AC_WARN_CHAIN_SIZE,
+                   "warning code %d", (int)w->code);
+        v.by_code[w->code]++;
         if (w->code == AC_WARN_TORN_TAIL) {
             FUZZ_CHECK(!v.torn, "two torn tails reported");
             v.torn = true;
@@ -247,6 +251,66 @@ static void check_valid_reads(ac_chain *c, const verdict *v, size_t size)
         FUZZ_CHECK(!v->torn, "a torn tail reported on a chain without one");
 }
 
+/* verify(start, end) of a range agrees with the whole chain's verdict
+ * (SPEC 8: a range after 0 checks its first link and takes the authorized key
+ * from the history before it): on a valid chain every range is valid with
+ * its own count; on a chain failing at f, a range that starts at or before f
+ * and reaches it fails at f for the same reason. */
+static void check_range(ac_chain *c, const verdict *whole, uint64_t start, uint64_t end)
+{
+    ac_verify_options opt;
+    ac_verify_options_init(&opt);
+    opt.start = start;
+    opt.end = end;
+    opt.threads = 1;
+    ac_report *rep = NULL;
+    ac_state st;
+    int rc = ac_verify(c, &opt, &rep, NULL);
+    if (rc == AC_EINVAL) {
+        /* Only a start past the complete records the chain holds. */
+        FUZZ_CHECK(ac_chain_state(c, &st, NULL) != AC_OK || start >= st.record_count,
+                   "verify(%llu..) refused with %llu records", (unsigned long long)start,
+                   (unsigned long long)st.record_count);
+        return;
+    }
+    FUZZ_CHECK(rc == AC_OK && rep != NULL, "verify(%llu..%llu) could not run: %d",
+               (unsigned long long)start, (unsigned long long)end, rc);
+    bool reaches_fail = !whole->valid && (uint64_t)whole->fail <= end;
+    int valid = ac_report_valid(rep);
+    int64_t fail = ac_report_fail_index(rep);
+    int reason = (int)ac_report_reason(rep);
+    uint64_t records = ac_report_records(rep);
+    ac_report_free(rep);
+    if (reaches_fail) {
+        FUZZ_CHECK(!valid && fail == whole->fail && reason == whole->reason &&
+                       records == (uint64_t)whole->fail - start,
+                   "verify(%llu..%llu): valid %d fail %lld reason %d records %llu; the whole "
+                   "chain fails at %lld for reason %d",
+                   (unsigned long long)start, (unsigned long long)end, valid, (long long)fail,
+                   reason, (unsigned long long)records, (long long)whole->fail, whole->reason);
+    } else {
+        uint64_t last = end < whole->records - 1 ? end : whole->records - 1;
+        FUZZ_CHECK(valid && records == last - start + 1,
+                   "verify(%llu..%llu) of a chain valid there: valid %d fail %lld reason %d "
+                   "records %llu",
+                   (unsigned long long)start, (unsigned long long)end, valid, (long long)fail,
+                   reason, (unsigned long long)records);
+    }
+}
+
+static void check_ranges(ac_chain *c, const verdict *whole)
+{
+    /* The last record a range may start at: the head, or the failing one. */
+    uint64_t top = whole->valid ? whole->records : (uint64_t)whole->fail + 1;
+    if (top < 2)
+        return;
+    uint64_t starts[3] = {1, top / 2, top - 1};
+    for (size_t i = 0; i < 3; i++) {
+        check_range(c, whole, starts[i], UINT64_MAX);
+        check_range(c, whole, starts[i], starts[i]);
+    }
+}
+
 /* The writer's view of who may sign next, as one of the test keys. */
 static size_t pick_key(ac_chain *c, bool *authorized)
 {
@@ -372,6 +436,7 @@ static verdict chain_checks_run(const uint8_t *data, size_t size)
         iterate(c, w); /* must not crash; get(i) is compared inside */
         free(w);
     }
+    check_ranges(c, &one);
     verdict ro = verify_dir(AC_OPEN_READONLY, 2);
     same_verdict(&one, &ro, "read-write vs read-only handle");
     check_append(&c, &one, data, size);

@@ -10,7 +10,8 @@
  * with valid signatures, where a verifier that accepts what it should not
  * would show.  The reference below checks the records one by one in the
  * table's order; its verdict (valid or the first failing index and reason,
- * the records that passed, the torn tail) must be ac_verify's.  Then every
+ * the records that passed, the torn tail, the clock and chain_size warnings)
+ * must be ac_verify's.  Then every
  * check of chain_checks.h runs on the repaired chain.
  *
  * Input: byte 0 is a set of flags (FV_*), the rest is chain.bin. */
@@ -78,7 +79,38 @@ typedef struct ref_verdict {
     int reason; /* ac_reason of the first failure */
     bool torn;
     uint64_t torn_off, torn_len;
+    uint64_t clock, chain_size; /* warnings (SPEC 5) on the records that passed */
+    bool have_prev;
+    witness_view prev;
 } ref_verdict;
+
+/* SPEC 5's warnings for a record that passed, at frame offset `off`, in
+ * exact arithmetic: claimed_ts going back; or, within one boot, claimed_ts
+ * and uptime moving apart by more than 1 s + 0.1 % of the uptime moved. */
+static void ref_witnesses(ref_verdict *v, const uint8_t *body, uint32_t len, uint64_t off)
+{
+    ac_rec r;
+    FUZZ_SETUP(rec_decode(body, len, &r, NULL) == 0);
+    witness_view w;
+    witness_read(&r, &w);
+    if (w.has_chain_size && w.chain_size != off)
+        v->chain_size++;
+    const witness_view *p = &v->prev;
+    if (v->have_prev) {
+        if (w.claimed_ts < p->claimed_ts) {
+            v->clock++;
+        } else if (w.has_boot_id && p->has_boot_id && w.has_uptime && p->has_uptime &&
+                   memcmp(w.boot_id, p->boot_id, 16) == 0) {
+            __int128 dts = (__int128)w.claimed_ts - (__int128)p->claimed_ts;
+            __int128 dup = (__int128)w.uptime_us - (__int128)p->uptime_us;
+            __int128 gap = dts - dup, moved = dup < 0 ? -dup : dup;
+            if ((gap < 0 ? -gap : gap) > 1000000 + moved / 1000)
+                v->clock++;
+        }
+    }
+    v->prev = w;
+    v->have_prev = true;
+}
 
 /* SPEC 4.4: 0 not a rotation, 1 a valid one (new key in *new_key), -1 malformed. */
 static int ref_rotation(const ac_rec *r, uint8_t new_key[AC_PUBKEY_SIZE])
@@ -172,6 +204,7 @@ static ref_verdict ref_verify(const uint8_t *buf, size_t size)
         v.reason = ref_record(buf + off + 4, len, v.records, auth, prev);
         if (v.reason != 0)
             break;
+        ref_witnesses(&v, buf + off + 4, len, off);
         v.records++;
         off += 4 + (size_t)len;
     }
@@ -208,6 +241,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    got.torn, (unsigned long long)got.torn_warn.offset,
                    (unsigned long long)got.torn_warn.bytes, want.torn,
                    (unsigned long long)want.torn_off, (unsigned long long)want.torn_len);
+    FUZZ_CHECK(got.by_code[AC_WARN_CLOCK] == want.clock &&
+                   got.by_code[AC_WARN_CHAIN_SIZE] == want.chain_size,
+               "warnings: ac_verify %llu clock, %llu chain_size; reference %llu, %llu",
+               (unsigned long long)got.by_code[AC_WARN_CLOCK],
+               (unsigned long long)got.by_code[AC_WARN_CHAIN_SIZE],
+               (unsigned long long)want.clock, (unsigned long long)want.chain_size);
     free(chain);
     return 0;
 }

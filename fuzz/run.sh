@@ -107,7 +107,7 @@ for t in $TARGETS; do
         if ! "$OUT/$t" -timeout="$TIMEOUT" -rss_limit_mb=4096 -error_exitcode=99 -timeout_exitcode=98 "$f" >"$OUT/replay.log" 2>&1; then
             failed=$((failed + 1))
             say "REGRESSION $t $f fails:"
-            grep -E 'FUZZ INVARIANT|ERROR: |SUMMARY|^    #[0-9] ' "$OUT/replay.log" | head -n 20
+            grep -E 'FUZZ INVARIANT|ERROR: |SUMMARY|runtime error|^  [a-z]|^    #[0-9] ' "$OUT/replay.log" | head -n 20
         fi
     done
 done
@@ -132,7 +132,7 @@ if [ "$SECS" -gt 0 ]; then
             failed=$((failed + 1))
             art=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
             say "FAIL $t (exit $rc); input saved as ${art:-?}; log $log:"
-            grep -E 'FUZZ INVARIANT|ERROR: |SUMMARY|^    #[0-9] |^  ' "$log" | head -n 30
+            grep -E 'FUZZ INVARIANT|ERROR: |SUMMARY|runtime error|^    #[0-9] |^  ' "$log" | head -n 30
         fi
     done
 fi
