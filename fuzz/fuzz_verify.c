@@ -14,13 +14,15 @@
  * must be ac_verify's.  Then every
  * check of chain_checks.h runs on the repaired chain.
  *
- * Input: byte 0 is a set of flags (FV_*), the rest is chain.bin. */
+ * Input: byte 0 is a set of flags (FV_*), the rest is chain.bin, or with
+ * FV_REFRAME the record bodies one after the other. */
 #include <sodium.h>
 
 #include "chain_checks.h"
 
 #define FV_RESIGN 0x01u /* sign every decodable record again */
 #define FV_RELINK 0x02u /* point every prev_hash at the frame before */
+#define FV_REFRAME 0x04u /* the rest is CBOR items: frame each one */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -69,6 +71,33 @@ static void repair(uint8_t *buf, size_t size, unsigned flags)
         have_prev = true;
         off += 4 + (size_t)len;
     }
+}
+
+/* With FV_REFRAME the input after the flags is a run of CBOR items, each
+ * framed with its own length (so records may change size under mutation);
+ * what follows the last whole item is kept as it is, a tail. */
+static uint8_t *reframe(const uint8_t *in, size_t n, size_t *out_len)
+{
+    det_buf b = {0};
+    size_t pos = 0;
+    while (pos < n) {
+        size_t end = pos;
+        if (det_item_skip(in, n, &end, AC_MAX_DEPTH) != 0 || end - pos > AC_MAX_RECORD_SIZE)
+            break;
+        uint32_t len = (uint32_t)(end - pos);
+        uint8_t pfx[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                          (uint8_t)len};
+        det_put(&b, pfx, 4);
+        det_put(&b, in + pos, len);
+        pos = end;
+    }
+    det_put(&b, in + pos, n - pos);
+    FUZZ_SETUP(!b.failed);
+    *out_len = b.len;
+    if (b.data == NULL)
+        b.data = malloc(1);
+    FUZZ_SETUP(b.data != NULL);
+    return b.data;
 }
 
 /* ---------------------------------------------------------------- reference */
@@ -219,9 +248,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     unsigned flags = data[0];
     size_t n = size - 1;
-    uint8_t *chain = malloc(n ? n : 1);
-    FUZZ_SETUP(chain != NULL);
-    memcpy(chain, data + 1, n);
+    uint8_t *chain;
+    if (flags & FV_REFRAME) {
+        chain = reframe(data + 1, n, &n);
+    } else {
+        chain = malloc(n ? n : 1);
+        FUZZ_SETUP(chain != NULL);
+        memcpy(chain, data + 1, n);
+    }
     repair(chain, n, flags);
     ref_verdict want = ref_verify(chain, n);
     verdict got = chain_checks_run(chain, n);

@@ -5,7 +5,8 @@
  *
  * writes OUT_DIR/corpus-<target>/seed-* for every target:
  *   fuzz_chain      every vector's chain.bin
- *   fuzz_verify     the same, after a flags byte (re-sign; re-sign and re-link)
+ *   fuzz_verify     the same, after a flags byte (re-sign; re-sign and re-link),
+ *                   and their record bodies alone (re-frame, re-sign, re-link)
  *   fuzz_record     every frame body of those chains
  *   fuzz_cbor       the bodies, and the metadata and witness maps inside them
  *   fuzz_meta_json  those metadata maps rendered as JSON, and a few by hand
@@ -75,6 +76,22 @@ static void chain_seeds(const char *vec, const uint8_t *chain, size_t len)
         put_seed("fuzz_verify", name, flagged, len + 1);
     }
     free(flagged);
+    /* And with FV_REFRAME: the bodies without their length prefixes. */
+    det_buf bodies = {0};
+    uint8_t fl = 0x07;
+    det_put(&bodies, &fl, 1);
+    for (size_t off = 0; len - off >= 4;) {
+        uint32_t n = be32(chain + off);
+        if (n == 0 || n > len - off - 4)
+            break;
+        det_put(&bodies, chain + off + 4, n);
+        off += 4 + (size_t)n;
+    }
+    FUZZ_SETUP(!bodies.failed);
+    char rname[300];
+    snprintf(rname, sizeof rname, "%s-07", vec);
+    put_seed("fuzz_verify", rname, bodies.data, bodies.len);
+    det_buf_free(&bodies);
     size_t off = 0;
     for (unsigned i = 0; len - off >= 4; i++) {
         uint32_t n = be32(chain + off);
