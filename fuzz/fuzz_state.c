@@ -6,9 +6,14 @@
  * (whole and from a middle record) give exactly what the same chain.bin
  * gives with no caches at all, and chain.bin is never written.
  *
- * Input: byte 0 is a set of flags (FS_*).  With both FS_STATE and FS_INDEX
- * the next two bytes (big-endian) are the length of the state.cbor part and
- * the rest is index.bin; with one of them the rest is that file.  The chain is
+ * Input: byte 0 is a set of flags (FS_*).  With FS_TRUNCATE the next two
+ * bytes (big-endian, modulo the chain's size + 1) are how much of chain.bin
+ * to keep: a stale or damaged chain under caches that may claim more; the
+ * answers are then compared with that prefix's.  With both FS_STATE and
+ * FS_INDEX the next two bytes are the length of the state.cbor part and
+ * the rest is index.bin; with one of them the rest is that file.  With
+ * FS_APPEND the key authorized at the chain's end then appends: it is
+ * refused, or the chain verifies with one more record at the next index.  The chain is
  * AC_FUZZ_VECTORS/valid-two-rotations (six records, two key rotations, so the
  * authorized signer is not record 0's).  One temporary directory is reused. */
 #include "fuzz.h"
@@ -18,6 +23,8 @@
 #define FS_READONLY 0x04u /* open with AC_OPEN_READONLY */
 #define FS_REOPEN 0x08u   /* run everything again with a second handle */
 #define FS_DESCEND 0x10u  /* get the records last to first, before the state */
+#define FS_TRUNCATE 0x20u /* keep only a prefix of chain.bin (2 bytes: its length) */
+#define FS_APPEND 0x40u   /* then append with the authorized key */
 
 #define MAX_RECS 64
 #define CHAIN_VECTOR "valid-two-rotations"
@@ -46,9 +53,17 @@ static char work_dir[4096];
 static uint8_t *chain_bytes;
 static size_t chain_len;
 static uint64_t chain_records;
-static results want; /* the chain without caches */
+static results want_full; /* the whole chain without caches */
+static char ref_dir[4096];  /* a prefix of the chain, without caches */
+static ac_key *keys[3];     /* k1, k2, k3: whoever is authorized at a prefix */
 
-static void atexit_cleanup(void) { fuzz_remove_dir(work_dir); }
+static void atexit_cleanup(void)
+{
+    for (size_t i = 0; i < 3; i++)
+        ac_key_free(keys[i]);
+    fuzz_remove_dir(work_dir);
+    fuzz_remove_dir(ref_dir);
+}
 
 static void do_get(ac_chain *c, results *r, uint64_t i)
 {
@@ -134,13 +149,13 @@ static void run_ops(const char *dir, unsigned flags, results *r)
 }
 
 #define SAME(field, fmt, cast)                                                          \
-    FUZZ_CHECK(got->field == want.field, "%s: " fmt " with caches, " fmt " without", #field, \
-               (cast)got->field, (cast)want.field)
+    FUZZ_CHECK(got->field == want->field, "%s: " fmt " with caches, " fmt " without", #field, \
+               (cast)got->field, (cast)want->field)
 #define SAME_BYTES(field)                                                              \
-    FUZZ_CHECK(memcmp(got->field, want.field, sizeof want.field) == 0,                 \
+    FUZZ_CHECK(memcmp(got->field, want->field, sizeof want->field) == 0,               \
                "%s differs with caches", #field)
 
-static void compare(const results *got)
+static void compare(const results *got, const results *want)
 {
     SAME(open_rc, "%d", int);
     SAME(state_rc, "%d", int);
@@ -154,11 +169,11 @@ static void compare(const results *got)
     SAME_BYTES(st.chain_id);
     SAME_BYTES(st.head_hash);
     SAME_BYTES(st.signer);
-    for (uint64_t i = 0; i < want.n_get; i++) {
-        FUZZ_CHECK(got->get_rc[i] == want.get_rc[i], "get(%llu): %d with caches, %d without",
-                   (unsigned long long)i, got->get_rc[i], want.get_rc[i]);
-        FUZZ_CHECK(memcmp(got->get_hash[i], want.get_hash[i], AC_HASH_SIZE) == 0 &&
-                       got->get_off[i] == want.get_off[i],
+    for (uint64_t i = 0; i < want->n_get; i++) {
+        FUZZ_CHECK(got->get_rc[i] == want->get_rc[i], "get(%llu): %d with caches, %d without",
+                   (unsigned long long)i, got->get_rc[i], want->get_rc[i]);
+        FUZZ_CHECK(memcmp(got->get_hash[i], want->get_hash[i], AC_HASH_SIZE) == 0 &&
+                       got->get_off[i] == want->get_off[i],
                    "get(%llu) returned another record with caches", (unsigned long long)i);
     }
     SAME(head_rc, "%d", int);
@@ -183,7 +198,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_path(path, sizeof path, AC_FUZZ_VECTORS, CHAIN_VECTOR "/chain.bin");
     chain_bytes = fuzz_read_file(path, &chain_len);
     FUZZ_SETUP(chain_bytes != NULL);
+    for (size_t i = 0; i < 3; i++) {
+        int w = snprintf(path, sizeof path, "%s/keys/k%zu.pem", AC_FUZZ_VECTORS, i + 1);
+        FUZZ_SETUP(w > 0 && (size_t)w < sizeof path);
+        FUZZ_SETUP(ac_key_load(&keys[i], path, NULL) == AC_OK);
+    }
     fuzz_tmpdir(work_dir, sizeof work_dir, "state");
+    fuzz_tmpdir(ref_dir, sizeof ref_dir, "state-ref");
     FUZZ_SETUP(atexit(atexit_cleanup) == 0);
     fuzz_write_file(work_dir, AC_CHAIN_FILE, chain_bytes, chain_len);
     /* The truth: the chain alone, read-only so that no cache is made. */
@@ -193,8 +214,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     FUZZ_SETUP(ac_chain_state(c, &st, NULL) == AC_OK && st.record_count < MAX_RECS);
     FUZZ_SETUP(ac_chain_close(c, NULL) == AC_OK);
     chain_records = st.record_count;
-    run_ops(work_dir, FS_READONLY, &want);
-    FUZZ_SETUP(want.valid[0] == 1 && want.records[0] == chain_records);
+    run_ops(work_dir, FS_READONLY, &want_full);
+    FUZZ_SETUP(want_full.valid[0] == 1 && want_full.records[0] == chain_records);
     return 0;
 }
 
@@ -217,29 +238,107 @@ static void put_caches(const uint8_t *data, size_t size, unsigned flags)
         fuzz_write_file(work_dir, AC_INDEX_FILE, index, index_len);
 }
 
+/* The answers for the first `len` bytes of the chain, without caches. */
+static void reference(size_t len, results *out)
+{
+    if (len == chain_len) {
+        *out = want_full;
+        return;
+    }
+    fuzz_clear_dir(ref_dir);
+    fuzz_write_file(ref_dir, AC_CHAIN_FILE, chain_bytes, len);
+    run_ops(ref_dir, FS_READONLY, out);
+}
+
+/* An append by the key authorized at the end of the prefix: refused, or
+ * the chain verifies with one more record at the next index (no fork, nothing
+ * lost), whatever the caches said. */
+static void check_append(const results *want, size_t len)
+{
+    ac_key *key = keys[0];
+    for (size_t i = 0; want->state_rc == AC_OK && i < 3; i++) {
+        uint8_t pub[AC_PUBKEY_SIZE];
+        ac_key_pubkey(keys[i], pub);
+        if (memcmp(pub, want->st.signer, AC_PUBKEY_SIZE) == 0)
+            key = keys[i];
+    }
+    ac_chain *c;
+    FUZZ_CHECK(ac_chain_open(&c, work_dir, 0, NULL) == AC_OK, "open for append failed");
+    ac_entry e;
+    memset(&e, 0, sizeof e);
+    e.content_type = "application/x-fuzz";
+    ac_appended out;
+    int rc = ac_append(c, key, &e, &out, NULL);
+    FUZZ_CHECK(ac_chain_close(c, NULL) == AC_OK, "close after append failed");
+    char path[4096];
+    size_t now_len = 0;
+    fuzz_path(path, sizeof path, work_dir, AC_CHAIN_FILE);
+    uint8_t *now = fuzz_read_file(path, &now_len);
+    FUZZ_SETUP(now != NULL);
+    uint64_t complete = want->state_rc == AC_OK ? want->st.chain_size : 0;
+    FUZZ_CHECK(now_len >= complete && memcmp(now, chain_bytes, complete) == 0,
+               "append (rc %d) changed the %llu bytes of complete records", rc,
+               (unsigned long long)complete);
+    if (rc != AC_OK) {
+        FUZZ_CHECK(now_len <= len && memcmp(now, chain_bytes, now_len) == 0,
+                   "a refused append wrote to chain.bin");
+        free(now);
+        return;
+    }
+    free(now);
+    uint64_t before = want->state_rc == AC_OK ? want->st.record_count : 0;
+    FUZZ_CHECK(out.index == before, "appended at index %llu after %llu records",
+               (unsigned long long)out.index, (unsigned long long)before);
+    fuzz_unlink(work_dir, AC_STATE_FILE);
+    fuzz_unlink(work_dir, AC_INDEX_FILE);
+    FUZZ_CHECK(ac_chain_open(&c, work_dir, AC_OPEN_READONLY, NULL) == AC_OK, "reopen failed");
+    ac_verify_options opt;
+    ac_verify_options_init(&opt);
+    opt.threads = 1;
+    ac_report *rep = NULL;
+    FUZZ_CHECK(ac_verify(c, &opt, &rep, NULL) == AC_OK, "verify after append could not run");
+    FUZZ_CHECK(ac_report_valid(rep) && ac_report_records(rep) == before + 1,
+               "after an append with caches: valid %d, %llu records (was %llu), fail %lld %s",
+               ac_report_valid(rep), (unsigned long long)ac_report_records(rep),
+               (unsigned long long)before, (long long)ac_report_fail_index(rep),
+               ac_reason_name(ac_report_reason(rep)));
+    ac_report_free(rep);
+    FUZZ_CHECK(ac_chain_close(c, NULL) == AC_OK, "close failed");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
     unsigned flags = data[0];
+    data++, size--;
+    size_t len = chain_len;
+    if ((flags & FS_TRUNCATE) && size >= 2) {
+        len = ((size_t)data[0] << 8 | data[1]) % (chain_len + 1);
+        data += 2, size -= 2;
+    }
+    results want;
+    reference(len, &want);
     fuzz_clear_dir(work_dir);
-    fuzz_write_file(work_dir, AC_CHAIN_FILE, chain_bytes, chain_len);
-    put_caches(data + 1, size - 1, flags);
+    fuzz_write_file(work_dir, AC_CHAIN_FILE, chain_bytes, len);
+    put_caches(data, size, flags);
 
     results got;
     run_ops(work_dir, flags, &got);
-    compare(&got);
+    compare(&got, &want);
     if (flags & FS_REOPEN) {
         /* Whatever the first handle left in the caches is trusted no more. */
         run_ops(work_dir, flags & ~(unsigned)FS_DESCEND, &got);
-        compare(&got);
+        compare(&got, &want);
     }
     char path[4096];
-    size_t len = 0;
+    size_t now_len = 0;
     fuzz_path(path, sizeof path, work_dir, AC_CHAIN_FILE);
-    uint8_t *now = fuzz_read_file(path, &len);
-    FUZZ_CHECK(now != NULL && len == chain_len && memcmp(now, chain_bytes, len) == 0,
+    uint8_t *now = fuzz_read_file(path, &now_len);
+    FUZZ_CHECK(now != NULL && now_len == len && memcmp(now, chain_bytes, len) == 0,
                "chain.bin was changed by readers");
     free(now);
+    if (flags & FS_APPEND)
+        check_append(&want, len);
     return 0;
 }

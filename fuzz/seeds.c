@@ -11,8 +11,8 @@
  *   fuzz_cbor       the bodies, and the metadata and witness maps inside them
  *   fuzz_meta_json  those metadata maps rendered as JSON, and a few by hand
  *   fuzz_state      state.cbor and index.bin for valid-two-rotations (current,
- *                   stale, and the Python store's state.cbor of
- *                   valid-seed-written), in fuzz_state's input layout. */
+ *                   stale, over cut chains, and the Python store's state.cbor
+ *                   of valid-seed-written), in fuzz_state's input layout. */
 #include <dirent.h>
 #include <jansson.h>
 
@@ -129,13 +129,18 @@ static void encode_state(const ac_state *s, det_buf *b)
     FUZZ_SETUP(!b->failed);
 }
 
-/* One fuzz_state input: flags, then the state and/or index parts. */
-static void state_seed(const char *name, unsigned flags, const uint8_t *st, size_t st_len,
-                       const uint8_t *idx, size_t idx_len)
+/* One fuzz_state input: flags, the kept length of chain.bin (with 0x20),
+ * then the state and/or index parts. */
+static void state_seed(const char *name, unsigned flags, size_t keep, const uint8_t *st,
+                       size_t st_len, const uint8_t *idx, size_t idx_len)
 {
     det_buf b = {0};
     uint8_t f = (uint8_t)flags;
     det_put(&b, &f, 1);
+    if (flags & 0x20u) {
+        uint8_t k[2] = {(uint8_t)(keep >> 8), (uint8_t)keep};
+        det_put(&b, k, 2);
+    }
     if ((flags & 3u) == 3u) {
         uint8_t split[2] = {(uint8_t)(st_len >> 8), (uint8_t)st_len};
         det_put(&b, split, 2);
@@ -196,8 +201,25 @@ static void state_seeds(const char *vectors)
                 continue;
             char name[64];
             snprintf(name, sizeof name, "head%llu-%02x", (unsigned long long)k, variants[v]);
-            state_seed(name, variants[v], st.data, st.len, idx, idx_len);
+            state_seed(name, variants[v], len, st.data, st.len, idx, idx_len);
         }
+        /* Caches of this head over a chain cut at each frame's end and in
+         * its middle (records lost, or a torn tail), then an append. */
+        size_t off = 0;
+        for (unsigned f = 0; len - off >= 4; f++) {
+            size_t next = off + 4 + (size_t)be32(chain + off);
+            if (next > len)
+                break;
+            char name[64];
+            snprintf(name, sizeof name, "head%llu-cut%u-63", (unsigned long long)k, f);
+            state_seed(name, 0x63, next, st.data, st.len, idx, idx_len);
+            snprintf(name, sizeof name, "head%llu-half%u-63", (unsigned long long)k, f);
+            state_seed(name, 0x63, off + (next - off) / 2, st.data, st.len, idx, idx_len);
+            off = next;
+        }
+        char name[64];
+        snprintf(name, sizeof name, "head%llu-43", (unsigned long long)k);
+        state_seed(name, 0x43, len, st.data, st.len, idx, idx_len);
         det_buf_free(&st);
         free(idx);
     }
@@ -211,7 +233,7 @@ static void state_seeds(const char *vectors)
         uint8_t *raw = malloc(n + 1);
         FUZZ_SETUP(raw != NULL);
         if (ac_hex_decode(hex, raw, n, NULL) == AC_OK) {
-            state_seed("python-state", 0x01, raw, n, NULL, 0);
+            state_seed("python-state", 0x01, 0, raw, n, NULL, 0);
             put_seed("fuzz_cbor", "python-state", raw, n);
         }
         free(raw);
