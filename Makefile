@@ -41,8 +41,8 @@ TOOL_SRC := $(wildcard tools/*.c)
 TOOL_OBJ := $(TOOL_SRC:tools/%.c=$(BUILD)/obj/tools/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-TEST_HELPER_SRC := $(wildcard tests/helpers/*.c)
-HELPER_BIN := $(TEST_HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%)
+TEST_HELPER_SRC := $(filter-out tests/helpers/fault_shim.c,$(wildcard tests/helpers/*.c))
+HELPER_BIN := $(TEST_HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%) $(BUILD)/tests/fault_shim.so
 BENCH_SRC := $(wildcard bench/*.c)
 
 STATIC := $(BUILD)/libattestchain.a
@@ -86,6 +86,11 @@ $(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(LIB_OBJ) | $(BUILD)/tes
 
 $(BUILD)/tests/%: tests/helpers/%.c $(STATIC) | $(BUILD)/tests
 	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PKG_LIBS)
+
+# The fault-injection shim is LD_PRELOADed into the tool (tests/t_faults.py):
+# a shared object of its own, without sanitizers, not linked with the library.
+$(BUILD)/tests/fault_shim.so: tests/helpers/fault_shim.c | $(BUILD)/tests
+	$(CC) -std=c11 -D_GNU_SOURCE -fPIC -shared -O2 -g $(WARN) -o $@ $< -ldl
 
 # check: the whole suite, then again under AddressSanitizer and UBSan.
 check: check-fast check-asan

@@ -1,0 +1,225 @@
+"""Concurrent writers and readers (issue 3, item 4).
+
+Four writers append to one chain at once: two through the library
+(tests/helpers/ac_writer: one record per append, and batches, each on
+one long-lived handle) and two through the tool (one `attestchain append`
+per record, and per batch: 5 records, 25 in `make stress`).  Meanwhile readers loop: the library's
+(tests/helpers/ac_reader watch: open, verify, walk every record, get() at
+random), `attestchain verify --json` and `attestchain log --json`.  Then:
+  - every writer succeeded and every reader round was clean (a reader may see
+    a torn tail while a frame is being written, never an error or an
+    invalid verdict);
+  - the chain holds exactly the records written, indices 0..N-1, verify valid;
+  - every acknowledged record is at its index with its hash, and every
+    writer's content is there exactly once;
+  - state.cbor is absent or current.
+Before that, a deterministic interleaving: a long-lived library handle
+appends, the tool appends and closes (writing state.cbor), the handle
+appends again; after each step state.cbor must be absent or current, since
+the Python store trusts it blindly (SPEC section 6).
+
+25 records per writer in `make check`, 250 in `make stress`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import durability as du  # noqa: E402
+
+PER_WRITER = 250 if du.STRESS else 25
+BATCH = 25 if du.STRESS else 5  # records per call of the batch writers
+
+
+def content(tag: str, n: int) -> str:
+    return hashlib.sha256(f"{tag}:{n}".encode()).hexdigest()
+
+
+class ToolWriter(threading.Thread):
+    """`attestchain append` of PER_WRITER records, `batch` per call."""
+
+    def __init__(self, d, key, tag, batch):
+        super().__init__()
+        self.d, self.key, self.tag, self.batch = d, key, tag, batch
+        self.acks, self.errors = [], []
+
+    def run(self):
+        for first in range(0, PER_WRITER, self.batch):
+            hashes = []
+            for n in range(first, min(first + self.batch, PER_WRITER)):
+                hashes += ["--hash", content(self.tag, n)]
+            p = du.tool("append", "-C", self.d, "-k", self.key, *hashes)
+            if p.returncode != 0:
+                self.errors.append(du.describe(p))
+                return
+            self.acks += du.parse_acks(p.stdout)
+
+
+class ToolReader(threading.Thread):
+    """Loops `verify --json` or `log --json` until told to stop."""
+
+    def __init__(self, d, what, stop: threading.Event):
+        super().__init__()
+        self.d, self.what, self.stop = d, what, stop
+        self.rounds, self.torn, self.errors = 0, 0, []
+
+    def run(self):
+        while not self.stop.is_set() and not self.errors:
+            if not os.path.exists(os.path.join(self.d, "chain.bin")):
+                time.sleep(0.001)
+                continue
+            try:
+                self.one()
+            except (AssertionError, ValueError, KeyError) as e:
+                self.errors.append(str(e))
+            self.rounds += 1
+
+    def one(self):
+        if self.what == "verify":
+            v = du.verify(self.d)
+            if not v["valid"]:
+                raise AssertionError(f"verify during appends: {v}")
+            self.torn += bool(v["torn"])
+            return
+        p = du.tool("log", "-C", self.d, "--json")
+        if p.returncode != 0:
+            raise AssertionError("log during appends: " + du.describe(p))
+        prev = "0" * 64
+        for i, r in enumerate(json.loads(p.stdout)):
+            if r["chain_index"] != i or r["prev_hash"] != prev:
+                raise AssertionError(f"log during appends: record {i} is {r['chain_index']} "
+                                     f"or not linked")
+            prev = r["hash"]
+
+
+def interleaving(t: du.Tally, work: str, key: str) -> None:
+    """A long-lived handle and the tool take turns; state.cbor must never be
+    left behind the head (absent is fine)."""
+    d = os.path.join(work, "interleave")
+    lib = subprocess.Popen([du.helper("ac_writer"), d, key, "long", "-"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    steps = ["lib", "tool", "lib", "tool", "tool", "lib"]
+    for n, who in enumerate(steps):
+        if who == "lib":
+            lib.stdin.write(b"append\n")
+            lib.stdin.flush()
+            line = lib.stdout.readline().decode()
+            ok = bool(du.parse_acks(line))
+        else:
+            p = du.tool("append", "-C", d, "-k", key, "--hash", content("short", n))
+            ok = p.returncode == 0
+        t.add("interleaved_appends")
+        stale = du.state_is_current(d)
+        if not ok or stale:
+            t.fail(f"interleaving, step {n} ({who}): " + (stale or "the append failed"))
+    lib.stdin.close()
+    rc = lib.wait()
+    stale = du.state_is_current(d)
+    if rc != 0 or stale:
+        t.fail(f"interleaving, after the long-lived handle closed: exit {rc}, "
+               f"{stale or 'state current'}; {lib.stderr.read().decode()!r}")
+    lib.stdout.close()
+    lib.stderr.close()
+    v = du.verify(d)
+    if not v["valid"] or v["records"] != len(steps):
+        t.fail(f"interleaving: verify says {v}, expected {len(steps)} records")
+
+
+def concurrent(t: du.Tally, work: str, key: str) -> None:
+    d = os.path.join(work, "chain")
+    os.mkdir(d)
+    stop = threading.Event()
+    stopfile = os.path.join(work, "stop")
+    watcher = subprocess.Popen([du.helper("ac_reader"), "watch", d, stopfile],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    readers = [ToolReader(d, "verify", stop), ToolReader(d, "log", stop)] if du.HAVE_TOOL else []
+    libs = {tag: subprocess.Popen([du.helper("ac_writer"), d, key, tag, str(PER_WRITER), batch],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for tag, batch in (("lib1", "1"), ("libN", str(BATCH)))}
+    tools = [ToolWriter(d, key, "tool1", 1), ToolWriter(d, key, "toolN", BATCH)] if du.HAVE_TOOL else []
+    for th in readers + tools:
+        th.start()
+    acks = []
+    for tag, p in libs.items():
+        out, err = p.communicate(timeout=du.TIMEOUT)
+        acks += du.parse_acks(out.decode())
+        if p.returncode != 0:
+            t.fail(f"writer {tag}: exit {p.returncode}: {err.decode()[-300:]!r}")
+    for th in tools:
+        th.join()
+        acks += th.acks
+        for e in th.errors:
+            t.fail(f"writer {th.tag}: {e}")
+    with open(stopfile, "w"):
+        pass
+    stop.set()
+    out, err = watcher.communicate(timeout=du.TIMEOUT)
+    if watcher.returncode != 0:
+        t.fail(f"library reader: {err.decode().strip()}")
+    print(f"library reader: {out.decode().strip()}")
+    t.add("reader_rounds", sum(int(f.split("=")[1]) for f in out.decode().split()
+                               if f.startswith("rounds=")) if watcher.returncode == 0 else 0)
+    for r in readers:
+        r.join()
+        t.add("reader_rounds", r.rounds)
+        print(f"tool {r.what} reader: rounds={r.rounds} torn={r.torn}")
+        for e in r.errors:
+            t.fail(f"tool {r.what} reader: {e}")
+    writers = list(libs) + [w.tag for w in tools]
+    check_chain(t, d, acks, writers)
+
+
+def check_chain(t: du.Tally, d: str, acks, writers) -> None:
+    n = PER_WRITER * len(writers)
+    t.add("records", n)
+    t.add("acknowledged", len(acks))
+    data = du.read(os.path.join(d, "chain.bin"))
+    frames, end = du.parse_frames(data)
+    hashes = [hashlib.sha256(b).hexdigest() for _, b in frames]
+    v = du.verify(d)
+    if not v["valid"] or v["records"] != n or len(frames) != n or end != len(data):
+        t.fail(f"the chain: verify says {v}; {len(frames)} frames, "
+               f"{len(data) - end} stray bytes; expected {n} records")
+    if sorted(i for i, _ in acks) != list(range(n)):
+        t.fail(f"acknowledged indices are not exactly 0..{n - 1}")
+    for i, h in acks:
+        if i >= len(hashes) or hashes[i] != h:
+            t.add("lost")
+            t.fail(f"acknowledged record {i} ({h[:16]}...) is not in the chain")
+    p = du.run([du.helper("ac_reader"), "log", d])
+    have = [ln.split()[2] for ln in p.stdout.splitlines()]
+    want = sorted(content(tag, k) for tag in writers for k in range(PER_WRITER))
+    if p.returncode != 0 or sorted(have) != want:
+        missing = len(set(want) - set(have))
+        t.add("lost", missing)
+        t.fail(f"the chain's contents are not each writer's records exactly once "
+               f"({missing} missing, {len(have)} records)")
+    stale = du.state_is_current(d)
+    if stale:
+        t.fail("after every writer closed: " + stale)
+
+
+def main() -> None:
+    du.require(du.helper("ac_writer"), du.helper("ac_reader"))
+    if du.MEMCHECK:
+        du.skip("concurrency drives processes; valgrind runs the unit tests")
+    t = du.Tally("concurrency")
+    with du.tmpdir("concurrency") as work:
+        key = os.path.join(work, "k1.pem")
+        shutil.copyfile(du.KEY, key)
+        os.chmod(key, 0o600)
+        if du.HAVE_TOOL:
+            interleaving(t, work, key)
+        concurrent(t, work, key)
+    t.finish("records", "acknowledged", "lost", "reader_rounds", "interleaved_appends")
+
+
+if __name__ == "__main__":
+    main()
