@@ -195,22 +195,31 @@ static void fail(vstate *vs, ac_reason reason, const char *detail)
     vs->stop = true;
 }
 
+/* A signed difference as sign and magnitude: exact for any two uint64. */
+typedef struct smag {
+    bool neg;
+    uint64_t mag;
+} smag;
+
+static smag sdiff(uint64_t a, uint64_t b)
+{
+    return a >= b ? (smag){false, a - b} : (smag){true, b - a};
+}
+
 /* Whether the claimed clock and the uptime moved apart between two records
- * of one boot by more than 1 s + 0.1 % of the uptime's move (section 5).
- * |(c2 - c1) - (u2 - u1)| is |(c2 + u1) - (c1 + u2)|: no signed overflow
- * whatever a hostile chain holds. */
+ * of one boot by more than 1 s + 0.1 % of the uptime's move (section 5):
+ * |(c2 - c1) - (u2 - u1)|, computed exactly whatever a hostile chain holds
+ * (a sum past 2^64 only saturates, far above any limit). */
 static bool clock_disagrees(uint64_t c1, uint64_t c2, uint64_t u1, uint64_t u2, int64_t *delta)
 {
-    uint64_t a, b;
-    if (__builtin_add_overflow(c2, u1, &a) || __builtin_add_overflow(c1, u2, &b)) {
-        *delta = INT64_MAX;
-        return true;
-    }
-    uint64_t mag = a > b ? a - b : b - a;
-    uint64_t moved = u2 > u1 ? u2 - u1 : u1 - u2;
-    int64_t m = mag > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)mag;
-    *delta = a > b ? m : -m;
-    return mag > 1000000u + moved / 1000u;
+    smag dc = sdiff(c2, c1), du = sdiff(u2, u1), d;
+    if (dc.neg != du.neg)
+        d = (smag){dc.neg, dc.mag > UINT64_MAX - du.mag ? UINT64_MAX : dc.mag + du.mag};
+    else
+        d = dc.mag >= du.mag ? (smag){dc.neg, dc.mag - du.mag} : (smag){!dc.neg, du.mag - dc.mag};
+    int64_t m = d.mag > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)d.mag;
+    *delta = d.neg ? -m : m;
+    return d.mag > 1000000u + du.mag / 1000u;
 }
 
 static void check_witnesses(vstate *vs, const vrec *v)
