@@ -87,8 +87,7 @@ static const struct cbor_callbacks det_callbacks = {
     .indef_break = on_bad,
 };
 
-/* Length of the shortest head that carries argument v. */
-static size_t shortest_head(uint64_t v)
+size_t det_head_len(uint64_t v)
 {
     if (v < 24)
         return 1;
@@ -156,7 +155,7 @@ int det_token_read(const uint8_t *buf, size_t len, size_t *pos, det_token *tok)
             return -1;
     }
     bool simple = ctx.type == DET_FALSE || ctx.type == DET_TRUE || ctx.type == DET_NULL;
-    if (simple ? head != 1 : head != shortest_head(ctx.val))
+    if (simple ? head != 1 : head != det_head_len(ctx.val))
         return -1;
     tok->type = ctx.type;
     tok->val = ctx.val;

@@ -64,6 +64,9 @@ int det_item_skip(const uint8_t *buf, size_t len, size_t *pos, int depth_left);
  * and returns 0; -1 if the key is absent. */
 int det_map_find(const uint8_t *buf, size_t len, const char *key, size_t *value_pos);
 
+/* Length of the shortest head that carries argument v (1, 2, 3, 5 or 9). */
+size_t det_head_len(uint64_t v);
+
 /* RFC 3629 UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
 bool det_utf8_valid(const uint8_t *s, size_t n);
 

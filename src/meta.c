@@ -59,20 +59,6 @@ static int item_cmp(const void *va, const void *vb)
     return det_key_cmp(a->enc.data, a->key_len, b->enc.data, b->key_len);
 }
 
-/* Length of the shortest CBOR head carrying argument v. */
-static size_t head_len(uint64_t v)
-{
-    if (v < 24)
-        return 1;
-    if (v <= 0xff)
-        return 2;
-    if (v <= 0xffff)
-        return 3;
-    if (v <= 0xffffffffu)
-        return 5;
-    return 9;
-}
-
 /* Copies at most META_QUOTE_MAX bytes of s into out (size > META_QUOTE_MAX),
  * cut back to a character boundary so the message stays valid UTF-8. */
 static void quote_text(const uint8_t *s, size_t n, char *out)
@@ -121,7 +107,7 @@ static int check_size(const ac_meta *meta, const meta_item *add, size_t n, ac_er
     for (size_t i = 0; i < n && add_len <= META_MAX_ENCODED; i++)
         add_len += add[i].enc.len; /* stops short of any overflow */
     if (add_len <= META_MAX_ENCODED &&
-        meta->body_len + add_len + head_len(meta->count + n) <= META_MAX_ENCODED)
+        meta->body_len + add_len + det_head_len(meta->count + n) <= META_MAX_ENCODED)
         return AC_OK;
     return ac_fail(err, AC_EINVAL, -1,
                    "metadata: more than %u bytes encoded (records are at most %u bytes)",
