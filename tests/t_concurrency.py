@@ -18,6 +18,11 @@ appends, the tool appends and closes (writing state.cbor), the handle
 appends again; after each step state.cbor must be absent or current, since
 the Python store trusts it blindly (SPEC section 6).
 
+Last, a race on index.bin ordered step by step with the fault shim's pause
+points: a handle rebuilding index.bin from nothing (ftruncate, then write)
+while another handle extends it can leave entries of zeros behind; every
+reader must still get the right record at every index.
+
 25 records per writer in `make check`, 250 in `make stress`.
 """
 from __future__ import annotations
@@ -206,8 +211,106 @@ def check_chain(t: du.Tally, d: str, acks, writers) -> None:
         t.fail("after every writer closed: " + stale)
 
 
+class Pause:
+    """The fault shim's pause points: a process waits before and after one
+    call until the test lets it go on."""
+
+    def __init__(self, work: str):
+        self.dir = os.path.join(work, "pause")
+        os.mkdir(self.dir)
+
+    def env(self, call: str, nth: int = 1) -> dict:
+        return dict(os.environ, LD_PRELOAD=du.helper("fault_shim.so"), FAULT_PAUSE_CALL=call,
+                    FAULT_PAUSE_NTH=str(nth), FAULT_PAUSE_DIR=self.dir,
+                    ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") +
+                                  ":verify_asan_link_order=0").lstrip(":"))
+
+    def wait(self, mark: str) -> bool:
+        for _ in range(20000):
+            if os.path.exists(os.path.join(self.dir, mark)):
+                return True
+            time.sleep(0.001)
+        return False
+
+    def go(self, mark: str) -> None:
+        with open(os.path.join(self.dir, mark), "w"):
+            pass
+
+
+class Getter:
+    """ac_reader get: one long-lived read-write handle answering get(i)."""
+
+    def __init__(self, d: str, env=None):
+        self.p = subprocess.Popen([du.helper("ac_reader"), "get", d], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+
+    def ask(self, i: int) -> None:
+        self.p.stdin.write(b"%d\n" % i)
+        self.p.stdin.flush()
+
+    def answer(self) -> str:
+        return self.p.stdout.readline().decode().strip()
+
+    def close(self) -> None:
+        self.p.stdin.close()
+        self.p.wait()
+        self.p.stdout.close()
+        self.p.stderr.close()
+
+
+def index_race(t: du.Tally, work: str, key: str) -> None:
+    d = os.path.join(work, "index-race")
+    pause = Pause(work)
+
+    def append(n: int, tag: str) -> None:
+        p = du.run([du.helper("ac_writer"), d, key, tag, str(n)])
+        if p.returncode != 0:
+            raise AssertionError(du.describe(p))
+
+    append(10, "a")                          # 10 records, no index.bin yet
+    r1 = Getter(d, pause.env("ftruncate"))   # sees 10 records
+    r1.ask(5)                                # creates index.bin, rebuilds it from 0
+    if not pause.wait("before"):
+        t.fail("index race: the rebuilding reader never reached its ftruncate")
+        pause.go("go-before")
+        pause.go("go-after")
+        r1.close()
+        return
+    append(10, "b")                          # 20 records
+    r2 = Getter(d)
+    r2.ask(15)                               # rebuilds index.bin with 20 entries
+    answers = [r2.answer()]
+    pause.go("go-before")                    # r1 truncates index.bin ...
+    pause.wait("after")
+    append(5, "c")                           # 25 records
+    r2.ask(22)                               # ... r2 writes entries 20..24 ...
+    answers.append(r2.answer())
+    pause.go("go-after")                     # ... r1 writes entries 0..9
+    answers.append(r1.answer())
+    r1.close()
+    r2.close()
+    raw = du.read(os.path.join(d, "index.bin"))
+    holes = sum(1 for i in range(16, len(raw) - 7, 8) if i > 16 and raw[i:i + 8] == bytes(8))
+    print(f"index race: index.bin left with {holes} zero entries")
+    hashes = du.record_hashes(du.read(os.path.join(d, "chain.bin")))
+    fresh = du.run([du.helper("ac_reader"), "get", d],
+                   input="".join(f"{i}\n" for i in range(len(hashes))))
+    answers += fresh.stdout.splitlines()
+    want = [f"15 {hashes[15]}", f"22 {hashes[22]}", f"5 {hashes[5]}"] + \
+        [f"{i} {h}" for i, h in enumerate(hashes)]
+    t.add("index_race_gets", len(answers))
+    if len(hashes) != 25 or answers != want:
+        bad = [a for a, w in zip(answers, want) if a != w][:3]
+        t.fail(f"index race: readers got wrong records or errors: {bad}")
+    if du.HAVE_TOOL:
+        p = du.tool("log", "-C", d, "--from", "12", "--json")
+        got = [r["hash"] for r in json.loads(p.stdout)] if p.returncode == 0 else []
+        if got != hashes[12:]:
+            t.fail("index race: log --from 12 after the race: " + du.describe(p))
+
+
 def main() -> None:
-    du.require(du.helper("ac_writer"), du.helper("ac_reader"))
+    du.require(du.helper("ac_writer"), du.helper("ac_reader"), du.helper("fault_shim.so"))
     if du.MEMCHECK:
         du.skip("concurrency drives processes; valgrind runs the unit tests")
     t = du.Tally("concurrency")
@@ -218,7 +321,9 @@ def main() -> None:
         if du.HAVE_TOOL:
             interleaving(t, work, key)
         concurrent(t, work, key)
-    t.finish("records", "acknowledged", "lost", "reader_rounds", "interleaved_appends")
+        index_race(t, work, key)
+    t.finish("records", "acknowledged", "lost", "reader_rounds", "interleaved_appends",
+             "index_race_gets")
 
 
 if __name__ == "__main__":

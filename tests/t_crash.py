@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import durability as du  # noqa: E402
 
 KILLS = 500 if du.STRESS else 50
-PER_CHAIN = 10        # a fresh chain every so many kills keeps each check cheap
+PER_CHAIN = 5         # a fresh chain every so many kills keeps each check cheap
 MAX_DELAY = 0.05      # seconds from start to kill: covers start-up and many appends
 SYNTHETIC_EVERY = 4   # every 4th kill also leaves a torn tail of its own
 

@@ -8,6 +8,10 @@
  *   ac_reader index DIR         opens read-write and gets the head record by
  *                               index, which writes index.bin (a snapshot of
  *                               it is one of the power-cut test's inputs)
+ *   ac_reader get DIR           one handle (read-write, so it keeps index.bin)
+ *                               kept open: for each index read on stdin,
+ *                               prints "<index> <record hash>" or
+ *                               "ERR <message>", flushed
  *   ac_reader watch DIR STOP    until the file STOP exists: open (alternately
  *                               read-only and read-write), verify, walk every
  *                               record checking index and link, get() a few
@@ -119,6 +123,31 @@ static int cmd_index(const char *dir)
     return rc < 0 ? fail("get", &err) : 0;
 }
 
+static int cmd_get(const char *dir)
+{
+    ac_chain *c;
+    ac_error err = {0};
+    char line[64];
+    if (ac_chain_open(&c, dir, 0, &err) != AC_OK)
+        return fail("open", &err);
+    while (fgets(line, sizeof line, stdin) != NULL) {
+        uint64_t i = strtoull(line, NULL, 10);
+        ac_record *r;
+        if (ac_chain_get(c, i, &r, &err) != AC_OK) {
+            printf("ERR %s\n", err.message);
+        } else {
+            char h[2 * AC_HASH_SIZE + 1];
+            ac_hex_encode(ac_record_hash(r), AC_HASH_SIZE, h);
+            printf("%" PRIu64 " %s\n", ac_record_index(r), h);
+            ac_record_free(r);
+        }
+        if (fflush(stdout) != 0)
+            break;
+    }
+    ac_chain_close(c, NULL);
+    return 0;
+}
+
 /* Walks records 0..head: each at its position and linked to the one before. */
 static int walk(ac_chain *c, uint64_t *count, ac_error *err)
 {
@@ -218,10 +247,12 @@ int main(int argc, char **argv)
         return cmd_verify(argv[2]);
     if (argc == 3 && strcmp(argv[1], "log") == 0)
         return cmd_log(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "get") == 0)
+        return cmd_get(argv[2]);
     if (argc == 3 && strcmp(argv[1], "index") == 0)
         return cmd_index(argv[2]);
     if (argc == 4 && strcmp(argv[1], "watch") == 0)
         return cmd_watch(argv[2], argv[3]);
-    fprintf(stderr, "usage: ac_reader verify DIR | log DIR | index DIR | watch DIR STOPFILE\n");
+    fprintf(stderr, "usage: ac_reader verify DIR | log DIR | index DIR | get DIR | watch DIR STOPFILE\n");
     return 2;
 }

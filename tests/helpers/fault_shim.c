@@ -19,6 +19,13 @@
  *                      its bytes (a short write, as on a filling disk) and
  *                      the next call of that name fails with E.
  *
+ *   FAULT_PAUSE_CALL=NAME, FAULT_PAUSE_NTH=N, FAULT_PAUSE_DIR=DIR
+ *                      no fault: around the N-th call of NAME the process
+ *                      waits, so that a test can order it against other
+ *                      processes: before the call it creates DIR/before and
+ *                      waits for DIR/go-before; after the call, DIR/after
+ *                      and DIR/go-after.
+ *
  * When a fault fires the shim writes "fault_shim: <name> #<n> -> <errno
  * name>" to FAULT_LOG if set, so a test can tell that the fault happened. */
 #include <dlfcn.h>
@@ -47,6 +54,9 @@ static int fault_call = -2;
 static unsigned long fault_nth = 1;
 static int fault_errno = EIO;
 static int fault_short;
+static int pause_call = -1;
+static unsigned long pause_nth;
+static const char *pause_dir;
 
 /* The next definition of a symbol: libc's, or a sanitizer's interceptor. */
 static void *next_sym(const char *name)
@@ -91,6 +101,12 @@ static void configure(void)
     if (e)
         fault_errno = parse_errno(e);
     fault_short = sh && strcmp(sh, "1") == 0;
+    const char *pc = getenv("FAULT_PAUSE_CALL"), *pn = getenv("FAULT_PAUSE_NTH");
+    pause_dir = getenv("FAULT_PAUSE_DIR");
+    for (int i = 0; pc && pause_dir && i < C_COUNT; i++)
+        if (strcmp(pc, call_names[i]) == 0)
+            pause_call = i;
+    pause_nth = pn && atol(pn) > 0 ? (unsigned long)atol(pn) : 1;
 }
 
 /* Appends one line to the log with the real write (not counted). */
@@ -130,6 +146,31 @@ static void file_name(int fd, const char *path, char *out, size_t n)
     out[k] = '\0';
 }
 
+/* Creates DIR/<mark> and waits (up to a minute) for DIR/<go>. */
+static void pause_at(const char *mark, const char *go)
+{
+    char path[512];
+    typedef int (*open_fn)(const char *, int, ...);
+    open_fn real_open = (open_fn)next_sym("open");
+    snprintf(path, sizeof path, "%s/%s", pause_dir, mark);
+    int fd = real_open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        close(fd);
+    snprintf(path, sizeof path, "%s/%s", pause_dir, go);
+    for (int i = 0; i < 60000 && access(path, F_OK) != 0; i++)
+        usleep(1000);
+}
+
+/* After the real call of `c` returned `r`: the pause after it, if chosen. */
+static long done(int c, long r)
+{
+    int saved = errno;
+    if (c == pause_call && counts[c] == pause_nth)
+        pause_at("after", "go-after");
+    errno = saved;
+    return r;
+}
+
 typedef enum { GO, FAIL, SHORT } verdict;
 
 /* Counts a call of `c` (on `path`, or on descriptor `fd`) and says whether
@@ -138,6 +179,8 @@ static verdict judge(int c, int fd, const char *path)
 {
     configure();
     unsigned long n = ++counts[c];
+    if (c == pause_call && n == pause_nth)
+        pause_at("before", "go-before");
     verdict v = GO;
     if (c == fault_call && n == fault_nth)
         v = fault_short && (c == C_WRITE || c == C_PWRITE) ? SHORT : FAIL;
@@ -179,7 +222,7 @@ static int do_open(const char *sym, const char *path, int flags, mode_t mode)
         return -1;
     }
     open_fn real = (open_fn)next_sym(sym);
-    return real(path, flags, mode);
+    return (int)done(C_OPEN, real(path, flags, mode));
 }
 
 static int do_openat(const char *sym, int dirfd, const char *path, int flags, mode_t mode)
@@ -189,7 +232,7 @@ static int do_openat(const char *sym, int dirfd, const char *path, int flags, mo
         return -1;
     }
     openat_fn real = (openat_fn)next_sym(sym);
-    return real(dirfd, path, flags, mode);
+    return (int)done(C_OPENAT, real(dirfd, path, flags, mode));
 }
 
 int open(const char *path, int flags, ...)
@@ -238,7 +281,7 @@ ssize_t write(int fd, const void *buf, size_t n)
         errno = fault_errno;
         return -1;
     }
-    return real_write(fd, buf, v == SHORT && n > 1 ? n / 2 : n);
+    return done(C_WRITE, real_write(fd, buf, v == SHORT && n > 1 ? n / 2 : n));
 }
 
 static ssize_t do_pwrite(const char *sym, int fd, const void *buf, size_t n, off_t off)
@@ -250,7 +293,7 @@ static ssize_t do_pwrite(const char *sym, int fd, const void *buf, size_t n, off
     }
     ssize_t (*real)(int, const void *, size_t, off_t) =
         (ssize_t (*)(int, const void *, size_t, off_t))next_sym(sym);
-    return real(fd, buf, v == SHORT && n > 1 ? n / 2 : n, off);
+    return done(C_PWRITE, real(fd, buf, v == SHORT && n > 1 ? n / 2 : n, off));
 }
 
 ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
@@ -272,7 +315,7 @@ int fsync(int fd)
         errno = fault_errno;
         return -1;
     }
-    return real_fsync(fd);
+    return (int)done(C_FSYNC, real_fsync(fd));
 }
 
 int fdatasync(int fd)
@@ -282,7 +325,7 @@ int fdatasync(int fd)
         errno = fault_errno;
         return -1;
     }
-    return real_fdatasync(fd);
+    return (int)done(C_FDATASYNC, real_fdatasync(fd));
 }
 
 static int do_ftruncate(const char *sym, int fd, off_t len)
@@ -292,7 +335,7 @@ static int do_ftruncate(const char *sym, int fd, off_t len)
         return -1;
     }
     int (*real)(int, off_t) = (int (*)(int, off_t))next_sym(sym);
-    return real(fd, len);
+    return (int)done(C_FTRUNCATE, real(fd, len));
 }
 
 int ftruncate(int fd, off_t len) { return do_ftruncate("ftruncate", fd, len); }
@@ -306,7 +349,7 @@ int rename(const char *from, const char *to)
         errno = fault_errno;
         return -1;
     }
-    return real_rename(from, to);
+    return (int)done(C_RENAME, real_rename(from, to));
 }
 
 int renameat(int fromfd, const char *from, int tofd, const char *to)
@@ -316,7 +359,7 @@ int renameat(int fromfd, const char *from, int tofd, const char *to)
         errno = fault_errno;
         return -1;
     }
-    return real_renameat(fromfd, from, tofd, to);
+    return (int)done(C_RENAMEAT, real_renameat(fromfd, from, tofd, to));
 }
 
 int unlink(const char *path)
@@ -326,7 +369,7 @@ int unlink(const char *path)
         errno = fault_errno;
         return -1;
     }
-    return real_unlink(path);
+    return (int)done(C_UNLINK, real_unlink(path));
 }
 
 int unlinkat(int dirfd, const char *path, int flags)
@@ -336,5 +379,5 @@ int unlinkat(int dirfd, const char *path, int flags)
         errno = fault_errno;
         return -1;
     }
-    return real_unlinkat(dirfd, path, flags);
+    return (int)done(C_UNLINKAT, real_unlinkat(dirfd, path, flags));
 }
