@@ -18,6 +18,9 @@ appends, the tool appends and closes (writing state.cbor), the handle
 appends again; after each step state.cbor must be absent or current, since
 the Python store trusts it blindly (SPEC section 6).
 
+Then a key rotation while three writers append with the key it retires:
+each writer must be refused from the rotation on (never write a record the
+chain cannot verify), the chain must verify, and the new key must append.
 Last, a race on index.bin ordered step by step with the fault shim's pause
 points: a handle rebuilding index.bin from nothing (ftruncate, then write)
 while another handle extends it can leave entries of zeros behind; every
@@ -211,6 +214,56 @@ def check_chain(t: du.Tally, d: str, acks, writers) -> None:
         t.fail("after every writer closed: " + stale)
 
 
+def rotation_race(t: du.Tally, work: str, key: str) -> None:
+    d = os.path.join(work, "rotation")
+    key2 = os.path.join(work, "k2.pem")
+    shutil.copyfile(du.KEY2, key2)
+    os.chmod(key2, 0o600)
+    p = du.run([du.helper("ac_writer"), d, key, "first", "2"])
+    if p.returncode != 0:
+        t.fail("rotation race: " + du.describe(p))
+        return
+    libs = [subprocess.Popen([du.helper("ac_writer"), d, key, f"r{n}", "1000000", str(b)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for n, b in enumerate((1, 5))]
+    tool_loop = ('while "$0" append -C "$1" -k "$2" --hash "$3" >/dev/null 2>"$4"; do :; done; '
+                 'exit 0')
+    sh = subprocess.Popen(["sh", "-c", tool_loop, du.TOOL, d, key, content("r", 9),
+                           os.path.join(work, "rotation-tool.err")])
+    # Let the writers get going: wait until the chain has grown.
+    for _ in range(5000):
+        if len(du.parse_frames(du.read(os.path.join(d, "chain.bin")))[0]) >= 30:
+            break
+        time.sleep(0.001)
+    r = du.tool("rotate", "-C", d, "-k", key, "--new-key", key2)
+    rot = du.parse_acks(r.stdout)
+    if r.returncode != 0 or len(rot) != 1:
+        for w in libs + [sh]:
+            w.kill()  # they would append for ever
+    outs = [w.communicate(timeout=du.TIMEOUT) for w in libs]
+    sh.wait(timeout=du.TIMEOUT)
+    t.add("rotation_writers", len(libs) + 1)
+    if r.returncode != 0 or len(rot) != 1:
+        t.fail("rotation race: rotate failed: " + du.describe(r))
+        return
+    for w, (out, err) in zip(libs, outs):
+        if w.returncode != 2 or "not authorized" not in err.decode():
+            t.fail(f"rotation race: a library writer ended with exit {w.returncode}, "
+                   f"{err.decode()[-300:]!r}, not refused as unauthorized")
+        if any(i > rot[0][0] for i, _ in du.parse_acks(out.decode())):
+            t.fail("rotation race: a record with the retired key was acknowledged after the rotation")
+    tool_err = du.read(os.path.join(work, "rotation-tool.err")).decode()
+    if "not authorized" not in tool_err:
+        t.fail(f"rotation race: the tool writer stopped with {tool_err!r}, not as unauthorized")
+    v = du.verify(d)
+    n = len(du.parse_frames(du.read(os.path.join(d, "chain.bin")))[0])
+    if not v["valid"] or v["records"] != n or n != rot[0][0] + 1:
+        t.fail(f"rotation race: verify says {v}; {n} frames; the rotation is record {rot[0][0]}")
+    p = du.tool("append", "-C", d, "-k", key2, "--hash", content("new", 0))
+    if [a[0] for a in du.parse_acks(p.stdout)] != [n]:
+        t.fail("rotation race: the new key could not append: " + du.describe(p))
+
+
 class Pause:
     """The fault shim's pause points: a process waits before and after one
     call until the test lets it go on."""
@@ -321,9 +374,11 @@ def main() -> None:
         if du.HAVE_TOOL:
             interleaving(t, work, key)
         concurrent(t, work, key)
+        if du.HAVE_TOOL:
+            rotation_race(t, work, key)
         index_race(t, work, key)
     t.finish("records", "acknowledged", "lost", "reader_rounds", "interleaved_appends",
-             "index_race_gets")
+             "rotation_writers", "index_race_gets")
 
 
 if __name__ == "__main__":
