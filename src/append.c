@@ -40,6 +40,8 @@ int chain_checkpoint(ac_chain *c, ac_error *err)
     rc = state_sync(c, true, err);
     if (rc == AC_OK && c->torn_len == 0)
         rc = state_save(c, err);
+    else if (rc == AC_ECORRUPT)
+        rc = AC_OK; /* no checkpoint for a damaged chain: verify reports it */
     unlock_chain(c);
     return rc;
 }
@@ -89,9 +91,10 @@ static int cut_torn_tail(ac_chain *c, ac_error *err)
 /* Under the lock: the state current, the tail clean, the key authorized. */
 static int prepare(ac_chain *c, const ac_key *key, ac_error *err)
 {
+    bool checkpoint;
     int rc = state_sync(c, true, err);
     if (rc == AC_OK)
-        rc = state_check_committed(c, err);
+        rc = state_check_committed(c, &checkpoint, err);
     if (rc != AC_OK)
         return rc;
     if (c->torn_len > 0 && (rc = cut_torn_tail(c, err)) != AC_OK)
@@ -105,9 +108,12 @@ static int prepare(ac_chain *c, const ac_key *key, ac_error *err)
                        "%s: record %llu: this key is not authorized to sign; the chain's key is %.16s...",
                        c->dir, (unsigned long long)c->st.record_count, want);
     }
-    /* Every time, not once per handle: another writer may have written
-     * state.cbor on its close since our last append. */
-    return state_remove(c, err);
+    /* Looked at every time, not once per handle: another handle may have
+     * written state.cbor on its close since our last append. */
+    if (checkpoint)
+        return state_remove(c, err);
+    c->owes_state = true;
+    return AC_OK;
 }
 
 typedef struct pending {

@@ -113,6 +113,8 @@ int ac_chain_close(ac_chain *c, ac_error *err)
     int rc = AC_OK;
     if (c->owes_state && c->fd >= 0)
         rc = chain_checkpoint(c, err);
+    else if (c->state_stale && c->fd >= 0)
+        (void)chain_checkpoint(c, NULL); /* best effort: only a cache */
     index_close(c);
     if (c->fd >= 0)
         close(c->fd);
@@ -147,12 +149,13 @@ int ac_chain_is_empty(ac_chain *c, ac_error *err)
     return c->st.record_count == 0;
 }
 
-/* Reads, hashes and decodes the frame at `off`, which must hold record i. */
-static int read_record(ac_chain *c, uint64_t i, uint64_t off, ac_record **out, ac_error *err)
+/* Reads, hashes and decodes the frame at `off` (frame_len bytes with its
+ * prefix), which must hold record i. */
+static int read_record(ac_chain *c, uint64_t i, uint64_t off, uint64_t frame_len,
+                       ac_record **out, ac_error *err)
 {
-    uint8_t *body;
-    uint32_t len;
-    int rc = frame_read_at(c->fd, off, c->st.chain_size, &body, &len);
+    uint8_t *buf;
+    int rc = frame_read_exact(c->fd, off, frame_len, &buf);
     if (rc == AC_EIO)
         return ac_fail_errno(err, rc, (int64_t)i, "%s/" AC_CHAIN_FILE ": record %llu: read failed",
                              c->dir, (unsigned long long)i);
@@ -161,10 +164,12 @@ static int read_record(ac_chain *c, uint64_t i, uint64_t off, ac_record **out, a
                        c->dir, (unsigned long long)i, (unsigned long long)off);
     uint8_t hash[AC_HASH_SIZE];
     const char *why = "";
-    rc = hasher_digest(c->hasher, body, len, hash);
+    size_t len = (size_t)frame_len - 4;
+    rc = hasher_digest(c->hasher, buf + 4, len, hash);
     if (rc == AC_OK)
-        rc = record_new(body, len, off, hash, out, &why);
-    free(body);
+        rc = record_adopt(buf, 4, len, off, hash, out, &why);
+    else
+        free(buf);
     if (rc == AC_OK && ac_record_index(*out) != i) {
         ac_record_free(*out);
         *out = NULL;
@@ -177,25 +182,33 @@ static int read_record(ac_chain *c, uint64_t i, uint64_t off, ac_record **out, a
     return AC_OK;
 }
 
+static int get_via_index(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
+{
+    uint64_t off, len;
+    int rc = index_lookup(c, i, &off, &len, err);
+    if (rc == AC_OK)
+        rc = read_record(c, i, off, len, out, err);
+    return rc;
+}
+
 int ac_chain_get(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
 {
     *out = NULL;
-    int rc = state_sync(c, false, err);
-    if (rc != AC_OK && rc != AC_ECORRUPT)
-        return rc;
+    /* Complete frames never change: a record below the count known needs
+     * no look at the file's size. */
+    if (!c->have_state || i >= c->st.record_count) {
+        int rc = state_sync(c, false, err);
+        if (rc != AC_OK && rc != AC_ECORRUPT)
+            return rc;
+    }
     if (i >= c->st.record_count)
         return ac_fail(err, AC_ENOTFOUND, (int64_t)i, "%s: no record %llu (the chain has %llu)",
                        c->dir, (unsigned long long)i, (unsigned long long)c->st.record_count);
-    uint64_t off;
-    rc = index_lookup(c, i, &off, err);
-    if (rc != AC_OK)
-        return rc;
-    rc = read_record(c, i, off, out, err);
-    if (rc == AC_ECORRUPT && c->idx_valid > 0) {
+    int rc = get_via_index(c, i, out, err);
+    if (rc == AC_ECORRUPT) {
         /* A damaged index.bin points at the wrong frame: rebuild, retry once. */
-        c->idx_valid = 0;
-        if ((rc = index_lookup(c, i, &off, err)) == AC_OK)
-            rc = read_record(c, i, off, out, err);
+        index_forget(c);
+        rc = get_via_index(c, i, out, err);
     }
     return rc;
 }
@@ -208,7 +221,8 @@ int ac_chain_head(ac_chain *c, ac_record **out, ac_error *err)
         return rc;
     if (c->st.record_count == 0)
         return ac_fail(err, AC_ENOTFOUND, -1, "%s: the chain is empty", c->dir);
-    return read_record(c, c->st.head_index, c->st.head_offset, out, err);
+    return read_record(c, c->st.head_index, c->st.head_offset,
+                       c->st.chain_size - c->st.head_offset, out, err);
 }
 
 /* ---------------------------------------------------------------- iteration */

@@ -145,6 +145,25 @@ int frame_read_at(int fd, uint64_t off, uint64_t file_size, uint8_t **body, uint
     return AC_OK;
 }
 
+int frame_read_exact(int fd, uint64_t off, uint64_t frame_len, uint8_t **out)
+{
+    if (frame_len < 5 || frame_len > AC_MAX_RECORD_SIZE + 4)
+        return AC_ECORRUPT;
+    uint8_t *buf = malloc((size_t)frame_len);
+    if (buf == NULL)
+        return AC_ENOMEM;
+    if (pread_full(fd, buf, (size_t)frame_len, off) != 0) {
+        free(buf);
+        return AC_EIO;
+    }
+    if (be32(buf) != frame_len - 4) {
+        free(buf);
+        return AC_ECORRUPT;
+    }
+    *out = buf;
+    return AC_OK;
+}
+
 bool frame_record_inside(const uint8_t *buf, size_t len)
 {
     const uint8_t *p = buf, *end = buf + len;

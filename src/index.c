@@ -34,7 +34,7 @@ void index_close(ac_chain *c)
     if (c->idx_fd >= 0)
         close(c->idx_fd);
     c->idx_fd = -1;
-    c->idx_valid = 0;
+    index_forget(c);
 }
 
 static int idx_read(ac_chain *c, uint64_t i, uint64_t *off)
@@ -97,29 +97,78 @@ static int idx_write(ac_chain *c, uint64_t first, const uint64_t *offs, size_t n
     return 0;
 }
 
-void index_note(ac_chain *c, uint64_t first, const uint64_t *offs, size_t n)
+/* How many leading offsets are known, in the file or after it in memory. */
+static uint64_t known_count(const ac_chain *c)
 {
-    if (c->idx_fd < 0 || first != c->idx_valid || c->readonly)
-        return; /* not open yet, or a gap: the next lookup brings it up to date */
-    if (idx_write(c, first, offs, n) == 0)
-        c->idx_valid = first + n;
-    else
-        c->idx_valid = 0;
+    return c->mem_n > 0 ? c->mem_first + c->mem_n : c->idx_valid;
 }
 
-/* Extends the index from its last good entry to the head by a frame scan. */
+static int known_offset(ac_chain *c, uint64_t i, uint64_t *off)
+{
+    if (i < c->idx_valid)
+        return idx_read(c, i, off);
+    if (c->mem_n > 0 && i >= c->mem_first && i - c->mem_first < c->mem_n) {
+        *off = c->mem_offs[i - c->mem_first];
+        return 0;
+    }
+    return -1;
+}
+
+/* Keeps offsets of records first.. in index.bin when it can be written, and
+ * in memory otherwise (a read-only handle, a full disk): either way the next
+ * lookup needs no scan. */
+static int keep(ac_chain *c, uint64_t first, const uint64_t *offs, size_t n)
+{
+    if (c->mem_n == 0 && first == c->idx_valid && idx_write(c, first, offs, n) == 0) {
+        c->idx_valid = first + n;
+        return AC_OK;
+    }
+    if (c->mem_n == 0)
+        c->mem_first = first;
+    if (first != c->mem_first + c->mem_n)
+        return AC_OK; /* not contiguous: the next lookup scans for them */
+    uint64_t *p = realloc(c->mem_offs, (c->mem_n + n) * sizeof *p);
+    if (p == NULL)
+        return AC_ENOMEM;
+    memcpy(p + c->mem_n, offs, n * sizeof *p);
+    c->mem_offs = p;
+    c->mem_n += n;
+    return AC_OK;
+}
+
+void index_forget(ac_chain *c)
+{
+    c->idx_valid = 0;
+    free(c->mem_offs);
+    c->mem_offs = NULL;
+    c->mem_n = 0;
+    c->mem_first = 0;
+}
+
+void index_note(ac_chain *c, uint64_t first, const uint64_t *offs, size_t n)
+{
+    if (c->idx_fd < 0 && !c->readonly)
+        idx_open(c);
+    if (first == known_count(c))
+        (void)keep(c, first, offs, n); /* a cache: on failure the next lookup scans */
+}
+
+/* Scans chain.bin from the end of the last known frame to the head. */
 static int idx_extend(ac_chain *c, ac_error *err)
 {
     uint64_t start = 0, first = 0, off;
-    if (c->idx_valid > 0 && idx_read(c, c->idx_valid - 1, &off) == 0) {
+    uint64_t have = known_count(c);
+    if (have > 0 && known_offset(c, have - 1, &off) == 0) {
         uint8_t *body;
         uint32_t len;
         if (frame_read_at(c->fd, off, c->st.chain_size, &body, &len) == AC_OK) {
             free(body);
             start = off + 4 + len;
-            first = c->idx_valid;
+            first = have;
         }
     }
+    if (first == 0)
+        index_forget(c);
     frame_win w;
     size_t cap = 1 << 16, n = 0;
     uint64_t *offs = malloc(cap * sizeof *offs);
@@ -157,49 +206,40 @@ static int idx_extend(ac_chain *c, ac_error *err)
         offs[n++] = off;
     }
     fwin_free(&w);
-    if (rc == AC_OK) {
-        /* A read-only handle keeps the offsets in the file it cannot write
-         * nowhere; it answers from a scan until a writer rebuilds the index. */
-        if (idx_write(c, first, offs, n) == 0)
-            c->idx_valid = first + n;
-    }
+    if (rc == AC_OK && keep(c, first, offs, n) != AC_OK)
+        rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
     free(offs);
     return rc;
 }
 
-int index_lookup(ac_chain *c, uint64_t i, uint64_t *off, ac_error *err)
+int index_lookup(ac_chain *c, uint64_t i, uint64_t *off, uint64_t *frame_len, ac_error *err)
 {
     if (c->idx_fd < 0)
         idx_open(c);
-    if (c->idx_valid <= i) {
+    /* The frame's length is the distance to the next frame, or to the end
+     * of the complete frames for the head. */
+    bool head = i + 1 == c->st.record_count;
+    uint64_t need = head ? i + 1 : i + 2;
+    if (known_count(c) < need) {
         int rc = idx_extend(c, err);
         if (rc != AC_OK)
             return rc;
     }
-    if (c->idx_valid > i && idx_read(c, i, off) == 0)
-        return AC_OK;
-    /* No usable index file (read-only, say): find the frame by scanning. */
-    frame_win w;
-    if (fwin_init(&w, c->fd, 0, c->st.chain_size, 4u << 20) != 0)
-        return ac_fail(err, AC_ENOMEM, -1, "out of memory");
-    uint64_t k = 0;
-    int rc = AC_ENOTFOUND;
-    for (;;) {
-        const uint8_t *body;
-        uint32_t len;
-        fwin_status s = fwin_next(&w, off, &body, &len);
-        if (s == FW_REFILL && fwin_refill(&w) == 0)
-            continue;
-        if (s != FW_FRAME)
-            break;
-        if (k++ == i) {
-            rc = AC_OK;
-            break;
-        }
+    uint64_t next = c->st.chain_size;
+    int ok;
+    if (!head && i + 1 < c->idx_valid) {
+        uint8_t b[16]; /* both entries in one read */
+        ok = pread(c->idx_fd, b, 16, (off_t)(IDX_HEADER + 8 * i)) == 16 ? 0 : -1;
+        *off = get_le64(b);
+        next = get_le64(b + 8);
+    } else {
+        ok = known_offset(c, i, off);
+        if (ok == 0 && !head)
+            ok = known_offset(c, i + 1, &next);
     }
-    fwin_free(&w);
-    if (rc != AC_OK)
-        return ac_fail(err, rc, (int64_t)i, "%s/" AC_CHAIN_FILE ": record %llu not found", c->dir,
-                       (unsigned long long)i);
+    if (ok != 0 || next <= *off || next > c->st.chain_size)
+        return ac_fail(err, AC_ECORRUPT, (int64_t)i, "%s/" AC_CHAIN_FILE ": record %llu not found",
+                       c->dir, (unsigned long long)i);
+    *frame_len = next - *off;
     return AC_OK;
 }

@@ -170,6 +170,11 @@ int rec_build_frame(const rec_fields *f, const ac_key *key, det_buf *out, size_t
 int record_new(const uint8_t *body, size_t len, uint64_t offset, const uint8_t hash[AC_HASH_SIZE],
                ac_record **out, const char **why);
 
+/* As record_new, taking ownership of `buf` (freed on failure too), whose
+ * body starts at buf + body_off. */
+int record_adopt(uint8_t *buf, size_t body_off, size_t len, uint64_t offset,
+                 const uint8_t hash[AC_HASH_SIZE], ac_record **out, const char **why);
+
 /* A new UUIDv7 (RFC 9562) from `now_us` and 10 random bytes. */
 void rec_uuid7(uint64_t now_us, const uint8_t random[10], uint8_t out[AC_RECORD_ID_SIZE]);
 
@@ -249,6 +254,11 @@ fwin_status fwin_next(frame_win *w, uint64_t *off, const uint8_t **body, uint32_
 /* Drops the frames handed out and reads on. 0, or -1 (errno set). */
 int fwin_refill(frame_win *w);
 
+/* Reads the frame at `off` of `frame_len` bytes (prefix included), as the
+ * index gives it, with one pread into a malloc'd buffer; the body is at
+ * (*buf + 4).  AC_OK, AC_ECORRUPT (a prefix that disagrees), AC_EIO, AC_ENOMEM. */
+int frame_read_exact(int fd, uint64_t off, uint64_t frame_len, uint8_t **buf);
+
 /* Reads a whole frame at `off` with pread into a malloc'd buffer (*body, *len).
  * AC_OK, AC_ECORRUPT (bad prefix, past the end), AC_EIO, AC_ENOMEM. */
 int frame_read_at(int fd, uint64_t off, uint64_t file_size, uint8_t **body, uint32_t *len);
@@ -274,11 +284,16 @@ struct ac_chain {
     bool head_checked; /* st's head was read and hashed, not only loaded */
     ac_state st;       /* record_count 0: empty chain */
     uint64_t torn_off, torn_len; /* an incomplete last frame seen at the last sync */
-    bool owes_state;   /* this handle removed state.cbor and writes it on close */
+    bool owes_state;   /* this handle appended: it writes state.cbor on close */
+    bool state_stale;  /* it rebuilt or rolled the state forward: writing
+                          state.cbor on close saves the next open a scan */
     int boot_id_state; /* 0 not read yet, 1 boot_id holds it, -1 none */
     uint8_t boot_id[16];
     int idx_fd;        /* index.bin, or -1 */
     uint64_t idx_valid; /* leading entries of index.bin known to be right */
+    uint64_t *mem_offs; /* offsets known after those, kept in memory when */
+    uint64_t mem_first; /* index.bin cannot be written (read-only handles) */
+    size_t mem_n;
 };
 
 #define AC_CHAIN_FILE "chain.bin"
@@ -307,8 +322,9 @@ int chain_checkpoint(ac_chain *c, ac_error *err);
 int state_sync(ac_chain *c, bool check_head, ac_error *err);
 
 /* AC_ECORRUPT if state.cbor (ours or another writer's) says more was
- * committed than chain.bin holds: a writer never cuts or appends below it. */
-int state_check_committed(ac_chain *c, ac_error *err);
+ * committed than chain.bin holds: a writer never cuts or appends below it.
+ * Sets *present to whether there is a state.cbor at all. */
+int state_check_committed(ac_chain *c, bool *present, ac_error *err);
 
 /* Writes state.cbor (temporary file, fsync, rename). */
 int state_save(ac_chain *c, ac_error *err);
@@ -326,9 +342,13 @@ int state_history(ac_chain *c, uint64_t before, uint8_t signer[AC_PUBKEY_SIZE],
 
 /* ---------------------------------------------------------------- index.c */
 
-/* Offset of the frame of record `i` (< record count), through index.bin,
- * brought up to date (or rebuilt) when needed. */
-int index_lookup(ac_chain *c, uint64_t i, uint64_t *off, ac_error *err);
+/* Offset and length (prefix included) of the frame of record `i` (< record
+ * count), through index.bin, brought up to date (or rebuilt) when needed.
+ * AC_ECORRUPT when the offsets known make no sense: forget them and retry. */
+int index_lookup(ac_chain *c, uint64_t i, uint64_t *off, uint64_t *frame_len, ac_error *err);
+
+/* Drops every offset known (a damaged index.bin): the next lookup rebuilds. */
+void index_forget(ac_chain *c);
 
 /* Records that frames for records first..first+n-1 are at offs[]. Best
  * effort: the index is a cache. */

@@ -316,7 +316,8 @@ int rec_build_frame(const rec_fields *f, const ac_key *key, det_buf *out, size_t
 /* ---------------------------------------------------------------- public records */
 
 struct ac_record {
-    uint8_t *body;
+    uint8_t *buf;        /* owned; the body lies within it */
+    const uint8_t *body;
     size_t len;
     uint64_t offset;
     ac_rec view;
@@ -324,24 +325,22 @@ struct ac_record {
     char content_type[AC_MAX_CONTENT_TYPE + 1];
 };
 
-int record_new(const uint8_t *body, size_t len, uint64_t offset, const uint8_t hash[AC_HASH_SIZE],
-               ac_record **out, const char **why)
+int record_adopt(uint8_t *buf, size_t body_off, size_t len, uint64_t offset,
+                 const uint8_t hash[AC_HASH_SIZE], ac_record **out, const char **why)
 {
     ac_record *r = calloc(1, sizeof *r);
-    uint8_t *copy = malloc(len ? len : 1);
-    if (r == NULL || copy == NULL) {
-        free(r);
-        free(copy);
+    if (r == NULL) {
+        free(buf);
         *why = "out of memory";
         return AC_ENOMEM;
     }
-    memcpy(copy, body, len);
-    if (rec_decode(copy, len, &r->view, why) != 0) {
-        free(copy);
+    if (rec_decode(buf + body_off, len, &r->view, why) != 0) {
+        free(buf);
         free(r);
         return AC_ECORRUPT;
     }
-    r->body = copy;
+    r->buf = buf;
+    r->body = buf + body_off;
     r->len = len;
     r->offset = offset;
     memcpy(r->hash, hash, AC_HASH_SIZE);
@@ -351,11 +350,23 @@ int record_new(const uint8_t *body, size_t len, uint64_t offset, const uint8_t h
     return AC_OK;
 }
 
+int record_new(const uint8_t *body, size_t len, uint64_t offset, const uint8_t hash[AC_HASH_SIZE],
+               ac_record **out, const char **why)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (copy == NULL) {
+        *why = "out of memory";
+        return AC_ENOMEM;
+    }
+    memcpy(copy, body, len);
+    return record_adopt(copy, 0, len, offset, hash, out, why);
+}
+
 void ac_record_free(ac_record *rec)
 {
     if (rec == NULL)
         return;
-    free(rec->body);
+    free(rec->buf);
     free(rec);
 }
 

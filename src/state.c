@@ -84,7 +84,8 @@ static int state_decode(const uint8_t *buf, size_t len, ac_state *out)
     return seen == (1u << S_KEYS) - 1 ? 0 : -1;
 }
 
-/* state.cbor's bytes into buf; their length, or -1. */
+/* state.cbor's bytes into buf; their length, or -1 (errno ENOENT when there
+ * is no such file). */
 static ssize_t state_read(ac_chain *c, uint8_t *buf, size_t cap)
 {
     int fd = openat(c->dirfd, AC_STATE_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -95,6 +96,8 @@ static ssize_t state_read(ac_chain *c, uint8_t *buf, size_t cap)
     if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size < (off_t)cap)
         n = read(fd, buf, cap);
     close(fd);
+    if (n < 0)
+        errno = EINVAL; /* there is a file, but not one to read */
     return n;
 }
 
@@ -117,10 +120,11 @@ static bool find_uint(const uint8_t *buf, size_t len, const char *key, uint64_t 
     return true;
 }
 
-int state_check_committed(ac_chain *c, ac_error *err)
+int state_check_committed(ac_chain *c, bool *present, ac_error *err)
 {
     uint8_t buf[1024];
     ssize_t n = state_read(c, buf, sizeof buf);
+    *present = n >= 0 || errno != ENOENT;
     size_t pos = 0;
     if (n <= 0 || det_item_skip(buf, (size_t)n, &pos, AC_MAX_DEPTH) != 0)
         return AC_OK; /* no checkpoint to speak of */
@@ -167,7 +171,7 @@ int state_save(ac_chain *c, ac_error *err)
     }
     det_buf_free(&b);
     if (rc == AC_OK)
-        c->owes_state = false;
+        c->owes_state = c->state_stale = false;
     return rc;
 }
 
@@ -439,6 +443,7 @@ int state_sync(ac_chain *c, bool check_head, ac_error *err)
     if (head_ok) {
         c->st = r.st;
         c->head_checked = checked || r.st.record_count > first;
+        c->state_stale |= r.n > 0 && !c->readonly;
         if (r.n > 0)
             index_note(c, first, r.offs, r.n);
     }

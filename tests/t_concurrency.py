@@ -320,7 +320,9 @@ def index_race(t: du.Tally, work: str, key: str) -> None:
         if p.returncode != 0:
             raise AssertionError(du.describe(p))
 
-    append(10, "a")                          # 10 records, no index.bin yet
+    append(10, "a")                          # 10 records
+    if os.path.exists(os.path.join(d, "index.bin")):
+        os.remove(os.path.join(d, "index.bin"))  # writers keep it: start without
     r1 = Getter(d, pause.env("ftruncate"))   # sees 10 records
     r1.ask(5)                                # creates index.bin, rebuilds it from 0
     if not pause.wait("before"):
