@@ -34,8 +34,14 @@ static int pread_full(int fd, uint8_t *buf, size_t n, uint64_t off)
 int fwin_init(frame_win *w, int fd, uint64_t start, uint64_t end, size_t cap)
 {
     memset(w, 0, sizeof *w);
+    /* The window must hold the largest frame, but never more than the
+     * range it reads. */
     if (cap < AC_MAX_RECORD_SIZE + 4)
         cap = AC_MAX_RECORD_SIZE + 4;
+    if (end > start && end - start < cap)
+        cap = (size_t)(end - start);
+    if (end <= start)
+        cap = 1;
     w->buf = malloc(cap);
     if (w->buf == NULL)
         return -1;

@@ -54,7 +54,8 @@ typedef struct vpool {
     uint64_t generation; /* bumped per batch */
     bool stop;
     pthread_t *threads;
-    unsigned nthreads; /* helpers, besides the calling thread */
+    unsigned nthreads;    /* helpers, besides the calling thread */
+    size_t scratch_size;  /* for canonical bytes: the largest frame possible */
 } vpool;
 
 /* ---------------------------------------------------------------- per-record work */
@@ -90,7 +91,7 @@ static void *worker(void *arg)
 {
     vpool *p = arg;
     ac_hasher *h = hasher_new();
-    uint8_t *scratch = malloc(AC_MAX_RECORD_SIZE);
+    uint8_t *scratch = malloc(p->scratch_size);
     uint64_t seen = 0;
     pthread_mutex_lock(&p->mu);
     for (;;) {
@@ -126,9 +127,10 @@ static void pool_stop(vpool *p)
     pthread_cond_destroy(&p->done);
 }
 
-static int pool_start(vpool *p, unsigned helpers)
+static int pool_start(vpool *p, unsigned helpers, size_t scratch_size)
 {
     memset(p, 0, sizeof *p);
+    p->scratch_size = scratch_size;
     if (pthread_mutex_init(&p->mu, NULL) != 0)
         return -1;
     pthread_cond_init(&p->work, NULL);
@@ -430,16 +432,23 @@ int ac_verify(ac_chain *c, const ac_verify_options *opt_in, ac_report **out, ac_
     *out = NULL;
     ac_verify_options defaults;
     ac_verify_options_init(&defaults);
-    vctx x = {.c = c, .opt = opt_in ? opt_in : &defaults, .cap = 1u << 14};
+    vctx x = {.c = c, .opt = opt_in ? opt_in : &defaults};
+    /* Buffers to the chain's size: no frame is larger than the file, and a
+     * batch need not hold more frames than the file could. */
+    uint64_t size = 0;
+    if (chain_open_file(c, false, NULL) == AC_OK)
+        (void)chain_file_size(c, &size, NULL);
+    size_t scratch = size < AC_MAX_RECORD_SIZE ? (size_t)size + 1 : AC_MAX_RECORD_SIZE;
+    x.cap = size / 64 < 16 ? 16 : size / 64 > (1u << 14) ? 1u << 14 : (size_t)(size / 64);
     ac_report *rep = calloc(1, sizeof *rep);
     x.batch = calloc(x.cap, sizeof *x.batch);
-    x.scratch = malloc(AC_MAX_RECORD_SIZE);
+    x.scratch = malloc(scratch);
     x.hasher = hasher_new();
     if (rep)
         rep->warnings = calloc(MAX_WARNINGS, sizeof *rep->warnings);
     int rc = AC_OK;
     if (!rep || !rep->warnings || !x.batch || !x.scratch || !x.hasher ||
-        pool_start(&x.pool, thread_count(c, x.opt) - 1) != 0)
+        pool_start(&x.pool, thread_count(c, x.opt) - 1, scratch) != 0)
         rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
     if (rc == AC_OK) {
         rep->valid = 1;

@@ -4,10 +4,6 @@
  * (format section 7). */
 #include "testutil.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-
 #include "internal.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -27,12 +23,6 @@ static uint8_t *pattern_body(size_t k, size_t n)
     return b;
 }
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 static void write_all(int fd, const void *p, size_t n)
 {
     const uint8_t *b = p;
@@ -44,16 +34,18 @@ static void write_all(int fd, const void *p, size_t n)
     }
 }
 
-/* Writes frames of the given sizes to a new file; returns its fd (read
- * and write) and each frame's offset. */
-static int write_frames(const char *path, const size_t *sizes, size_t n, uint64_t *offs)
+/* Writes frames of the given sizes to dir/chain.bin, created or emptied;
+ * returns its fd (read and write) and each frame's offset. */
+static int write_frames(const char *dir, const size_t *sizes, size_t n, uint64_t *offs)
 {
+    char path[TU_PATH_MAX];
+    tu_path_in(path, sizeof path, dir, "chain.bin");
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
     assert_true(fd >= 0);
     uint64_t at = 0;
     for (size_t k = 0; k < n; k++) {
         uint8_t pfx[4];
-        put_be32(pfx, (uint32_t)sizes[k]);
+        tu_put_be32(pfx, (uint32_t)sizes[k]);
         uint8_t *body = pattern_body(k, sizes[k]);
         write_all(fd, pfx, 4);
         write_all(fd, body, sizes[k]);
@@ -86,7 +78,8 @@ static scan_result scan(int fd, uint64_t start, uint64_t end, size_t cap, const 
 {
     frame_win w;
     assert_int_equal(fwin_init(&w, fd, start, end, cap), 0);
-    assert_true(w.cap >= AC_MAX_RECORD_SIZE + 4); /* the floor every caller relies on */
+    /* The floor every caller relies on: the largest frame, or the whole range. */
+    assert_true(w.cap >= AC_MAX_RECORD_SIZE + 4 || w.cap >= end - start);
     scan_result r = {0};
     for (;;) {
         uint64_t off = UINT64_MAX;
@@ -130,11 +123,10 @@ static const size_t big_sizes[] = {
 static void test_window_refills(void **state)
 {
     (void)state;
-    char dir[4096], path[4200];
+    char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/chain.bin", dir);
     uint64_t offs[NBIG];
-    int fd = write_frames(path, big_sizes, NBIG, offs);
+    int fd = write_frames(dir, big_sizes, NBIG, offs);
     uint64_t size = fd_size(fd);
     /* The smallest window (cap 0 is raised to the floor), one exactly at the
      * floor, one a little larger, and one that holds everything. */
@@ -177,12 +169,11 @@ static void test_window_refills(void **state)
 static void test_torn_every_length(void **state)
 {
     (void)state;
-    char dir[4096], path[4200];
+    char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/chain.bin", dir);
     static const size_t sizes[] = {10, 20, 30, 40};
     uint64_t offs[4];
-    int fd = write_frames(path, sizes, 4, offs);
+    int fd = write_frames(dir, sizes, 4, offs);
     uint64_t full = fd_size(fd);
     /* Downwards: each cut only shrinks the file, keeping the bytes below. */
     for (uint64_t cut = full - 1; cut > offs[3]; cut--) {
@@ -207,12 +198,11 @@ static void test_torn_every_length(void **state)
 static void test_torn_large_frame(void **state)
 {
     (void)state;
-    char dir[4096], path[4200];
+    char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/chain.bin", dir);
     static const size_t sizes[] = {600000, 1048576};
     uint64_t offs[2];
-    int fd = write_frames(path, sizes, 2, offs);
+    int fd = write_frames(dir, sizes, 2, offs);
     uint64_t full = fd_size(fd);
     /* Longest first: each cut only shrinks the file. */
     static const uint64_t keep[] = {1048579, 448582, 448581, 1000, 5, 4, 3, 1};
@@ -233,21 +223,20 @@ static void test_torn_large_frame(void **state)
 static void poke_prefix(int fd, uint64_t off, uint32_t value)
 {
     uint8_t p[4];
-    put_be32(p, value);
+    tu_put_be32(p, value);
     assert_int_equal(pwrite(fd, p, 4, (off_t)off), 4);
 }
 
 static void test_bad_length_prefixes(void **state)
 {
     (void)state;
-    char dir[4096], path[4200];
+    char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/chain.bin", dir);
     static const uint32_t bad[] = {0, AC_MAX_RECORD_SIZE + 1, 0x7fffffffu, 0xffffffffu};
     for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
         /* In the middle, after a refill, and as the very last bytes. */
         uint64_t offs[NBIG];
-        int fd = write_frames(path, big_sizes, NBIG, offs);
+        int fd = write_frames(dir, big_sizes, NBIG, offs);
         uint64_t size = fd_size(fd);
         poke_prefix(fd, offs[7], bad[b]);
         scan_result r = scan(fd, 0, size, 0, big_sizes, offs, 0);
@@ -263,9 +252,7 @@ static void test_bad_length_prefixes(void **state)
         poke_prefix(fd, offs[0], (uint32_t)big_sizes[0]);
         /* A bad prefix as the file's last four bytes is bad, not torn. */
         assert_int_equal(ftruncate(fd, (off_t)offs[NBIG - 1]), 0);
-        uint8_t p[4];
-        put_be32(p, bad[b]);
-        assert_int_equal(pwrite(fd, p, 4, (off_t)offs[NBIG - 1]), 4);
+        poke_prefix(fd, offs[NBIG - 1], bad[b]);
         r = scan(fd, 0, offs[NBIG - 1] + 4, 0, big_sizes, offs, 0);
         assert_int_equal(r.frames, NBIG - 1);
         assert_int_equal(r.last, FW_BAD_LEN);
@@ -279,11 +266,10 @@ static void test_bad_length_prefixes(void **state)
 static void test_refill_errors(void **state)
 {
     (void)state;
-    char dir[4096], path[4200];
+    char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/chain.bin", dir);
     static const size_t sizes[] = {100, 200};
-    int fd = write_frames(path, sizes, 2, NULL);
+    int fd = write_frames(dir, sizes, 2, NULL);
     frame_win w;
     assert_int_equal(fwin_init(&w, fd, 0, 10000, 0), 0); /* the range runs past the file */
     errno = 0;
@@ -305,12 +291,11 @@ static void test_refill_errors(void **state)
 static void test_frame_read_at(void **state)
 {
     (void)state;
-    char dir[4096], path[4200];
+    char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/chain.bin", dir);
     static const size_t sizes[] = {1, 2044, 2045, 5000, 1048576, 300};
     uint64_t offs[6];
-    int fd = write_frames(path, sizes, 6, offs);
+    int fd = write_frames(dir, sizes, 6, offs);
     uint64_t size = fd_size(fd);
     for (size_t k = 0; k < 6; k++) {
         uint8_t *body = NULL;
@@ -348,12 +333,11 @@ static void test_frame_read_at(void **state)
 static void test_read_span(void **state)
 {
     (void)state;
-    char dir[4096], path[4200];
+    char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    snprintf(path, sizeof path, "%s/chain.bin", dir);
     static const size_t sizes[] = {50, 60};
     uint64_t offs[2];
-    int fd = write_frames(path, sizes, 2, offs);
+    int fd = write_frames(dir, sizes, 2, offs);
     uint8_t *buf = NULL;
     assert_int_equal(read_span(fd, offs[1] + 4, offs[1] + 4 + 60, &buf), 0);
     for (size_t j = 0; j < 60; j++)
@@ -370,32 +354,18 @@ static void test_read_span(void **state)
 
 /* ---------------------------------------------------------------- a record inside */
 
-static uint8_t *read_vector(const char *rel, size_t *len)
-{
-    char path[4096];
-    tu_vector_path(path, sizeof path, rel);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        fail_msg("cannot open %s", path);
-    uint8_t *buf = malloc(1 << 20);
-    assert_non_null(buf);
-    *len = fread(buf, 1, 1 << 20, f);
-    assert_int_equal(fclose(f), 0);
-    return buf;
-}
-
 /* The vectors: a grown prefix hides a record; a torn tail does not. */
 static void test_record_inside_vectors(void **state)
 {
     (void)state;
     size_t len;
-    uint8_t *b = read_vector("invalid-length-prefix-grown/chain.bin", &len);
+    uint8_t *b = tu_read_vector("invalid-length-prefix-grown/chain.bin", &len);
     assert_int_equal(len, 2374);
     assert_true(frame_record_inside(b + 790, len - 790));
     /* The frame's own body is searched too: from just past the prefix. */
     assert_true(frame_record_inside(b + 794, len - 794));
     free(b);
-    b = read_vector("valid-torn-tail/chain.bin", &len);
+    b = tu_read_vector("valid-torn-tail/chain.bin", &len);
     assert_int_equal(len, 1240);
     assert_false(frame_record_inside(b + 1186, len - 1186));
     /* The whole file holds records. */
@@ -407,7 +377,7 @@ static void test_record_inside_crafted(void **state)
 {
     (void)state;
     size_t flen;
-    uint8_t *file = read_vector("valid-two-rotations/chain.bin", &flen);
+    uint8_t *file = tu_read_vector("valid-two-rotations/chain.bin", &flen);
     const uint8_t *rec = file + 4; /* record 0's body */
     size_t rlen = 390;
     uint8_t *buf = malloc(rlen + 200);
@@ -457,9 +427,7 @@ static void test_record_inside_crafted(void **state)
     free(file);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_window_refills),
         cmocka_unit_test(test_torn_every_length),
         cmocka_unit_test(test_torn_large_frame),
@@ -468,7 +436,4 @@ int main(void)
         cmocka_unit_test(test_frame_read_at),
         cmocka_unit_test(test_read_span),
         cmocka_unit_test(test_record_inside_vectors),
-        cmocka_unit_test(test_record_inside_crafted),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_record_inside_crafted))
