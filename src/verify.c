@@ -306,6 +306,7 @@ typedef struct vctx {
     size_t cap;
     const ac_verify_options *opt;
     uint64_t total; /* records expected, for progress */
+    uint64_t size;  /* bytes of chain.bin verified */
 } vctx;
 
 /* Section 7: an incomplete last frame is a torn tail unless a record starts
@@ -405,10 +406,10 @@ static int start_point(vctx *x, uint64_t start, uint64_t *off, ac_error *err)
 static int run(vctx *x, ac_error *err)
 {
     ac_chain *c = x->c;
-    uint64_t size, start = x->opt->start;
+    /* The size the buffers were made for: frames appended meanwhile wait
+     * for the next verification. */
+    uint64_t size = x->size, start = x->opt->start;
     int rc = state_sync(c, false, NULL); /* damage is for the scan below to report */
-    if ((rc = chain_file_size(c, &size, err)) != AC_OK)
-        return rc;
     if (x->opt->end < start)
         return ac_fail(err, AC_EINVAL, -1, "%s: range ends before it starts", c->dir);
     x->vs.expect = start;
@@ -436,8 +437,12 @@ int ac_verify(ac_chain *c, const ac_verify_options *opt_in, ac_report **out, ac_
     /* Buffers to the chain's size: no frame is larger than the file, and a
      * batch need not hold more frames than the file could. */
     uint64_t size = 0;
-    if (chain_open_file(c, false, NULL) == AC_OK)
-        (void)chain_file_size(c, &size, NULL);
+    int rc = chain_open_file(c, false, err);
+    if (rc == AC_OK)
+        rc = chain_file_size(c, &size, err);
+    if (rc != AC_OK)
+        return rc;
+    x.size = size;
     size_t scratch = size < AC_MAX_RECORD_SIZE ? (size_t)size + 1 : AC_MAX_RECORD_SIZE;
     x.cap = size / 64 < 16 ? 16 : size / 64 > (1u << 14) ? 1u << 14 : (size_t)(size / 64);
     ac_report *rep = calloc(1, sizeof *rep);
@@ -446,7 +451,6 @@ int ac_verify(ac_chain *c, const ac_verify_options *opt_in, ac_report **out, ac_
     x.hasher = hasher_new();
     if (rep)
         rep->warnings = calloc(MAX_WARNINGS, sizeof *rep->warnings);
-    int rc = AC_OK;
     if (!rep || !rep->warnings || !x.batch || !x.scratch || !x.hasher ||
         pool_start(&x.pool, thread_count(c, x.opt) - 1, scratch) != 0)
         rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
