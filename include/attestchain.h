@@ -139,10 +139,13 @@ void ac_meta_free(ac_meta *meta);
 int ac_meta_set_text(ac_meta *meta, const char *key, const char *value, ac_error *err);
 
 /* Adds every member of a JSON object.  JSON maps to CBOR as: object -> map,
- * array -> array, string -> text, integer -> integer, true/false/null; an
- * object {"$bytes": "<hex>"} is a byte string.  Numbers with a fraction or
- * exponent are rejected (the format has no floats), as are keys already
- * present and nesting past the limit. */
+ * array -> array, string -> text, integer -> integer, true/false/null.  Below
+ * the top level, an object that is exactly {"$bytes": "<hex>"} is a byte
+ * string, {"$int": "<decimal>"} an integer of the full CBOR range, and
+ * {"$map": {...}} the map inside taken literally (for a map whose one key is
+ * one of these names).  Numbers with a fraction or exponent are rejected (the
+ * format has no floats), as are keys already present and nesting past the
+ * limit. */
 int ac_meta_add_json(ac_meta *meta, const char *json, ac_error *err);
 
 /* Number of keys. */

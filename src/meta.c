@@ -4,11 +4,13 @@
  * CBOR), sorted by encoded key, so encoding the whole map is one head and a
  * run of copies, and a duplicate key is found where it would be inserted.
  *
- * JSON maps to CBOR one to one, with two escapes for what JSON lacks: an
- * object that is exactly {"$bytes": "<hex>"} is a byte string, and one that is
- * exactly {"$int": "<decimal>"} is an integer of the full CBOR range
- * (-2^64 .. 2^64-1, wider than JSON parsers' int64).  Rendering uses the same
- * escapes, so metadata survives JSON -> CBOR -> JSON. */
+ * JSON maps to CBOR one to one, with escapes for what JSON lacks: an object
+ * that is exactly {"$bytes": "<hex>"} is a byte string, one that is exactly
+ * {"$int": "<decimal>"} is an integer of the full CBOR range (-2^64 .. 2^64-1,
+ * wider than JSON parsers' int64), and {"$map": {...}} is the map inside,
+ * taken literally, for a map whose one key is one of these names.  Rendering
+ * uses the same escapes, so metadata survives JSON -> CBOR -> JSON.  The
+ * metadata map itself (the top level) is never an escape. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,9 +319,13 @@ static int put_hex_bytes(conv *c, json_t *s, det_buf *out)
     return AC_OK;
 }
 
-/* If obj is exactly {"$bytes": ...} or {"$int": ...}, encodes it and returns
- * AC_OK or an error; returns 1 if it is an ordinary object. */
-static int put_escape(conv *c, json_t *obj, det_buf *out)
+static int put_object(conv *c, json_t *obj, int level, det_buf *out);
+
+/* If obj is exactly {"$bytes": ...}, {"$int": ...} or {"$map": {...}},
+ * encodes it and returns AC_OK or an error; returns 1 if it is an ordinary
+ * object.  "$map" holds a map taken literally at its own level, so that a
+ * map whose one key is "$bytes", "$int" or "$map" can be written too. */
+static int put_escape(conv *c, json_t *obj, int level, det_buf *out)
 {
     if (json_object_size(obj) != 1)
         return 1;
@@ -328,6 +334,14 @@ static int put_escape(conv *c, json_t *obj, det_buf *out)
         return put_hex_bytes(c, v, out);
     if ((v = json_object_get(obj, "$int")) != NULL)
         return put_big_int(c, v, out);
+    if ((v = json_object_get(obj, "$map")) != NULL) {
+        if (!json_is_object(v))
+            return conv_fail(c, "\"$map\" must hold an object");
+        if (level > AC_MAX_DEPTH)
+            return conv_fail(c, "maps and arrays nest too deep (at most 14 levels inside the "
+                                "metadata map)");
+        return put_object(c, v, level, out);
+    }
     return 1;
 }
 
@@ -396,7 +410,7 @@ static int put_container(conv *c, json_t *v, int parent_level, det_buf *out)
 {
     int level = parent_level + 1;
     if (json_is_object(v)) {
-        int rc = put_escape(c, v, out);
+        int rc = put_escape(c, v, level, out);
         if (rc != 1)
             return rc;
     }
@@ -587,6 +601,28 @@ static int cbor_map(const uint8_t *buf, size_t len, size_t *pos, uint64_t n, int
     return AC_OK;
 }
 
+/* A map whose one key is an escape's name would read back as that escape. */
+static bool looks_escaped(json_t *obj)
+{
+    return json_object_size(obj) == 1 &&
+           (json_object_get(obj, "$bytes") || json_object_get(obj, "$int") ||
+            json_object_get(obj, "$map"));
+}
+
+/* Wraps *obj as {"$map": obj}. */
+static int wrap_map(json_t **obj)
+{
+    json_t *w = json_object();
+    if (w == NULL || json_object_set_new(w, "$map", *obj) != 0) {
+        json_decref(w);
+        json_decref(*obj);
+        *obj = NULL;
+        return AC_ENOMEM;
+    }
+    *obj = w;
+    return AC_OK;
+}
+
 /* Reads one item at *pos as a new JSON value.  AC_ECORRUPT for anything that
  * is not deterministic CBOR within depth_left levels of nesting. */
 static int cbor_value(const uint8_t *buf, size_t len, size_t *pos, int depth_left, json_t **out)
@@ -611,7 +647,10 @@ static int cbor_value(const uint8_t *buf, size_t len, size_t *pos, int depth_lef
         return rc;
     }
     *out = j;
-    return AC_OK;
+    /* The top level (the metadata map itself, read with the most levels
+     * left) is never an escape, so it needs no wrapper. */
+    bool top = depth_left == AC_MAX_DEPTH - 1;
+    return t.type == DET_MAP && !top && looks_escaped(j) ? wrap_map(out) : AC_OK;
 }
 
 /* Serializes into memory from malloc, so the caller's ac_free (free) always
