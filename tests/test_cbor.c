@@ -673,9 +673,7 @@ static void test_put_growth(void **state)
     det_buf_free(&b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_heads_every_width),
         cmocka_unit_test(test_string_lengths_every_width),
         cmocka_unit_test(test_reserved_and_indefinite),
@@ -692,7 +690,4 @@ int main(void)
         cmocka_unit_test(test_put_ints),
         cmocka_unit_test(test_put_lengths),
         cmocka_unit_test(test_put_simple_and_map),
-        cmocka_unit_test(test_put_growth),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_put_growth))

@@ -5,131 +5,9 @@
  * reopen that reads no record. */
 #include "testutil.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-
 #include <cbor.h>
-#include <sodium.h>
 
 #include "internal.h"
-
-/* ---------------------------------------------------------------- helpers */
-
-static void path_in(char *buf, size_t n, const char *dir, const char *name)
-{
-    int w = snprintf(buf, n, "%s/%s", dir, name);
-    assert_true(w > 0 && (size_t)w < n);
-}
-
-static bool exists(const char *dir, const char *name)
-{
-    char p[4200];
-    path_in(p, sizeof p, dir, name);
-    struct stat sb;
-    return lstat(p, &sb) == 0;
-}
-
-/* The whole of a file (NULL and *len 0 if it does not exist). */
-static uint8_t *slurp(const char *dir, const char *name, size_t *len)
-{
-    char p[4200];
-    path_in(p, sizeof p, dir, name);
-    *len = 0;
-    FILE *f = fopen(p, "rb");
-    if (f == NULL)
-        return NULL;
-    uint8_t *buf = malloc(8 << 20);
-    assert_non_null(buf);
-    *len = fread(buf, 1, 8 << 20, f);
-    assert_int_equal(fclose(f), 0);
-    return buf;
-}
-
-static void spew(const char *dir, const char *name, const void *data, size_t len)
-{
-    char p[4200];
-    path_in(p, sizeof p, dir, name);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-/* A content hash that tells records apart: SHA-256 of "content <i>". */
-static void content_of(uint64_t i, uint8_t out[AC_HASH_SIZE])
-{
-    char s[64];
-    int n = snprintf(s, sizeof s, "content %llu", (unsigned long long)i);
-    TU_OK(ac_sha256(s, (size_t)n, out, NULL));
-}
-
-static const char *type_of(uint64_t i)
-{
-    static const char *const types[] = {"image/jpeg", "text/plain", "application/pdf"};
-    return types[i % 3];
-}
-
-/* Appends records first..first+n-1 (n <= 64) as one batch, each with
- * metadata {"n": "<i>"}. */
-static void append_n(ac_chain *c, const ac_key *key, uint64_t first, size_t n, ac_appended *out)
-{
-    ac_entry e[64];
-    ac_meta *m[64];
-    assert_true(n <= 64);
-    for (size_t k = 0; k < n; k++) {
-        char v[32];
-        snprintf(v, sizeof v, "%llu", (unsigned long long)(first + k));
-        TU_OK(ac_meta_new(&m[k], NULL));
-        TU_OK(ac_meta_set_text(m[k], "n", v, NULL));
-        content_of(first + k, e[k].content_hash);
-        e[k].content_type = type_of(first + k);
-        e[k].metadata = m[k];
-    }
-    ac_error err;
-    int rc = ac_append_batch(c, key, e, n, out, &err);
-    if (rc != AC_OK)
-        fail_msg("append failed: %s", err.message);
-    for (size_t k = 0; k < n; k++)
-        ac_meta_free(m[k]);
-}
-
-static ac_chain *open_chain(const char *dir, unsigned flags)
-{
-    ac_chain *c = NULL;
-    ac_error err;
-    int rc = ac_chain_open(&c, dir, flags, &err);
-    if (rc != AC_OK)
-        fail_msg("open %s: %s", dir, err.message);
-    assert_non_null(c);
-    return c;
-}
-
-static void close_chain(ac_chain *c)
-{
-    ac_error err;
-    int rc = ac_chain_close(c, &err);
-    if (rc != AC_OK)
-        fail_msg("close: %s", err.message);
-}
-
-/* A chain of n records signed by a new key (returned in *key if wanted). */
-static void make_chain(const char *dir, size_t n, ac_key **key_out)
-{
-    ac_key *key = NULL;
-    TU_OK(ac_key_generate(&key, NULL));
-    ac_chain *c = open_chain(dir, AC_OPEN_CREATE);
-    for (size_t done = 0; done < n;) {
-        size_t k = n - done < 64 ? n - done : 64;
-        append_n(c, key, done, k, NULL);
-        done += k;
-    }
-    close_chain(c);
-    if (key_out)
-        *key_out = key;
-    else
-        ac_key_free(key);
-}
 
 /* ---------------------------------------------------------------- opening */
 
@@ -138,7 +16,7 @@ static void test_open_missing_dir(void **state)
     (void)state;
     char base[4096], dir[4200];
     tu_tmpdir(base, sizeof base);
-    path_in(dir, sizeof dir, base, "nope");
+    tu_path_in(dir, sizeof dir, base, "nope");
     ac_chain *c = (ac_chain *)&c; /* must be cleared */
     ac_error err;
     assert_int_equal(ac_chain_open(&c, dir, 0, &err), AC_ENOTFOUND);
@@ -148,22 +26,22 @@ static void test_open_missing_dir(void **state)
     /* Read-only never creates, even when asked to. */
     assert_int_equal(ac_chain_open(&c, dir, AC_OPEN_CREATE | AC_OPEN_READONLY, &err),
                      AC_ENOTFOUND);
-    assert_false(exists(base, "nope"));
+    assert_false(tu_exists(base, "nope"));
     /* Created with mode 0700. */
-    c = open_chain(dir, AC_OPEN_CREATE);
+    c = tu_open_chain(dir, AC_OPEN_CREATE);
     struct stat sb;
     assert_int_equal(stat(dir, &sb), 0);
     assert_true(S_ISDIR(sb.st_mode));
     assert_int_equal(sb.st_mode & 0777, 0700);
     assert_string_equal(ac_chain_dir(c), dir);
-    close_chain(c);
+    tu_close_chain(c);
     /* Opening alone writes nothing. */
-    assert_false(exists(dir, "chain.bin"));
-    assert_false(exists(dir, "state.cbor"));
+    assert_false(tu_exists(dir, "chain.bin"));
+    assert_false(tu_exists(dir, "state.cbor"));
     /* A regular file where the directory should be. */
     char file[4200];
-    path_in(file, sizeof file, base, "file");
-    spew(base, "file", "x", 1);
+    tu_path_in(file, sizeof file, base, "file");
+    tu_spew(base, "file", "x", 1);
     assert_int_not_equal(ac_chain_open(&c, file, 0, &err), AC_OK);
     assert_null(c);
     assert_int_not_equal(ac_chain_open(&c, file, AC_OPEN_CREATE, &err), AC_OK);
@@ -192,11 +70,7 @@ static void assert_empty(ac_chain *c)
     assert_int_equal(ac_iter_next(it, &r, &err), 0);
     assert_null(r);
     ac_iter_free(it);
-    ac_report *rep = NULL;
-    TU_OK(ac_verify(c, NULL, &rep, &err));
-    assert_int_equal(ac_report_valid(rep), 1);
-    assert_int_equal(ac_report_records(rep), 0);
-    ac_report_free(rep);
+    ac_report_free(tu_verify_ok(c, 0));
 }
 
 static void test_empty_chain(void **state)
@@ -204,33 +78,33 @@ static void test_empty_chain(void **state)
     (void)state;
     char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    ac_chain *c = open_chain(dir, 0); /* no chain.bin */
+    ac_chain *c = tu_open_chain(dir, 0); /* no chain.bin */
     assert_empty(c);
-    close_chain(c);
-    assert_false(exists(dir, "state.cbor"));
-    spew(dir, "chain.bin", "", 0); /* an empty chain.bin */
-    c = open_chain(dir, 0);
+    tu_close_chain(c);
+    assert_false(tu_exists(dir, "state.cbor"));
+    tu_spew(dir, "chain.bin", "", 0); /* an empty chain.bin */
+    c = tu_open_chain(dir, 0);
     assert_empty(c);
-    close_chain(c);
-    c = open_chain(dir, AC_OPEN_READONLY);
+    tu_close_chain(c);
+    c = tu_open_chain(dir, AC_OPEN_READONLY);
     assert_empty(c);
-    close_chain(c);
-    assert_false(exists(dir, "state.cbor"));
+    tu_close_chain(c);
+    assert_false(tu_exists(dir, "state.cbor"));
     tu_rmtree(dir);
 }
 
 /* ---------------------------------------------------------------- records */
 
-/* Record i as appended by append_n with `key`. */
+/* Record i as tu_append_ok appended it, signed by `pub`. */
 static void check_record(const ac_record *r, uint64_t i, const uint8_t pub[AC_PUBKEY_SIZE],
                          const uint8_t prev[AC_HASH_SIZE])
 {
     uint8_t h[AC_HASH_SIZE];
     assert_int_equal(ac_record_index(r), i);
     assert_int_equal(ac_record_version(r), 1);
-    content_of(i, h);
+    tu_content_hash(i, h);
     assert_memory_equal(ac_record_content_hash(r), h, AC_HASH_SIZE);
-    assert_string_equal(ac_record_content_type(r), type_of(i));
+    assert_string_equal(ac_record_content_type(r), tu_content_type(i));
     assert_memory_equal(ac_record_signer(r), pub, AC_PUBKEY_SIZE);
     assert_memory_equal(ac_record_prev_hash(r), prev, AC_HASH_SIZE);
     size_t len;
@@ -257,22 +131,20 @@ static void test_append_get_head_iter(void **state)
     (void)state;
     char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    ac_key *key = NULL;
-    TU_OK(ac_key_generate(&key, NULL));
     uint8_t pub[AC_PUBKEY_SIZE];
-    ac_key_pubkey(key, pub);
-    ac_chain *c = open_chain(dir, AC_OPEN_CREATE);
+    ac_key *key = tu_new_key(pub);
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_CREATE);
     ac_appended res[10];
-    append_n(c, key, 0, 1, res);
-    append_n(c, key, 1, 4, res + 1);
-    append_n(c, key, 5, 1, res + 5);
-    append_n(c, key, 6, 4, res + 6);
+    tu_append_ok(c, key, 0, 1, res);
+    tu_append_ok(c, key, 1, 4, res + 1);
+    tu_append_ok(c, key, 5, 1, res + 5);
+    tu_append_ok(c, key, 6, 4, res + 6);
     assert_int_equal(ac_chain_is_empty(c, NULL), 0);
 
     uint8_t prev[AC_HASH_SIZE] = {0};
     uint64_t last_ts = 0, next_off = 0;
     size_t flen;
-    uint8_t *file = slurp(dir, "chain.bin", &flen);
+    uint8_t *file = tu_slurp(dir, "chain.bin", &flen);
     for (uint64_t i = 0; i < 10; i++) {
         ac_record *r = NULL;
         TU_OK(ac_chain_get(c, i, &r, NULL));
@@ -335,7 +207,7 @@ static void test_append_get_head_iter(void **state)
         ac_iter_free(it);
     }
     ac_iter_free(NULL);
-    close_chain(c);
+    tu_close_chain(c);
     ac_key_free(key);
     tu_rmtree(dir);
 }
@@ -346,15 +218,11 @@ static void test_state_fields(void **state)
     (void)state;
     char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    ac_key *key = NULL, *key2 = NULL;
-    TU_OK(ac_key_generate(&key, NULL));
-    TU_OK(ac_key_generate(&key2, NULL));
     uint8_t pub[AC_PUBKEY_SIZE], pub2[AC_PUBKEY_SIZE];
-    ac_key_pubkey(key, pub);
-    ac_key_pubkey(key2, pub2);
-    ac_chain *c = open_chain(dir, AC_OPEN_CREATE);
+    ac_key *key = tu_new_key(pub), *key2 = tu_new_key(pub2);
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_CREATE);
     ac_appended res[7];
-    append_n(c, key, 0, 7, res);
+    tu_append_ok(c, key, 0, 7, res);
     ac_state st;
     TU_OK(ac_chain_state(c, &st, NULL));
 
@@ -373,7 +241,7 @@ static void test_state_fields(void **state)
     free(canon);
 
     size_t flen;
-    free(slurp(dir, "chain.bin", &flen));
+    free(tu_slurp(dir, "chain.bin", &flen));
     assert_memory_equal(st.chain_id, id, AC_HASH_SIZE);
     assert_int_equal(st.head_index, 6);
     assert_memory_equal(st.head_hash, res[6].hash, AC_HASH_SIZE);
@@ -391,10 +259,10 @@ static void test_state_fields(void **state)
     ac_appended rot;
     TU_OK(ac_append_rotation(c, key, pub2, &rot, NULL));
     assert_int_equal(rot.index, 7);
-    close_chain(c);
+    tu_close_chain(c);
     /* Read back by a new handle (the writing handle's own view after a
      * rotation is test_append's matter). */
-    c = open_chain(dir, AC_OPEN_READONLY);
+    c = tu_open_chain(dir, AC_OPEN_READONLY);
     ac_state st2;
     TU_OK(ac_chain_state(c, &st2, NULL));
     assert_memory_equal(st2.signer, pub2, AC_PUBKEY_SIZE);
@@ -402,7 +270,7 @@ static void test_state_fields(void **state)
     assert_int_equal(st2.created_at, st.created_at);
     assert_int_equal(st2.record_count, 8);
     assert_memory_equal(st2.head_hash, rot.hash, AC_HASH_SIZE);
-    close_chain(c);
+    tu_close_chain(c);
     ac_key_free(key);
     ac_key_free(key2);
     tu_rmtree(dir);
@@ -410,18 +278,12 @@ static void test_state_fields(void **state)
 
 /* ---------------------------------------------------------------- the checkpoint */
 
-static bool key_is(const cbor_item_t *k, const char *want)
-{
-    return cbor_isa_string(k) && cbor_string_length(k) == strlen(want) &&
-           memcmp(cbor_string_handle(k), want, strlen(want)) == 0;
-}
-
 /* state.cbor, read with libcbor: exactly the nine keys in deterministic
  * order, with the state's values. */
 static void check_state_file(const char *dir, const ac_state *st)
 {
     size_t len;
-    uint8_t *buf = slurp(dir, "state.cbor", &len);
+    uint8_t *buf = tu_slurp(dir, "state.cbor", &len);
     assert_non_null(buf);
     size_t pos = 0;
     assert_int_equal(det_item_skip(buf, len, &pos, AC_MAX_DEPTH), 0); /* deterministic */
@@ -439,7 +301,7 @@ static void check_state_file(const char *dir, const ac_state *st)
     const uint8_t *bytes[3] = {st->signer, st->chain_id, st->head_hash};
     struct cbor_pair *p = cbor_map_handle(m);
     for (size_t k = 0; k < 9; k++) {
-        if (!key_is(p[k].key, order[k]))
+        if (!tu_cbor_key_is(p[k].key, order[k]))
             fail_msg("state.cbor key %zu is not %s", k, order[k]);
         if (k < 3) {
             assert_true(cbor_isa_bytestring(p[k].value));
@@ -459,38 +321,32 @@ static void test_close_writes_state(void **state)
     (void)state;
     char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    ac_key *key = NULL;
-    TU_OK(ac_key_generate(&key, NULL));
-    ac_chain *c = open_chain(dir, AC_OPEN_CREATE);
-    append_n(c, key, 0, 5, NULL);
+    ac_key *key = tu_new_key(NULL);
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_CREATE);
+    tu_append_ok(c, key, 0, 5, NULL);
     /* While appending, state.cbor is not left behind the log (section 6). */
-    assert_false(exists(dir, "state.cbor"));
+    assert_false(tu_exists(dir, "state.cbor"));
     ac_state st;
     TU_OK(ac_chain_state(c, &st, NULL));
-    close_chain(c);
+    tu_close_chain(c);
     check_state_file(dir, &st);
-    assert_false(exists(dir, "state.cbor.tmp"));
+    assert_false(tu_exists(dir, "state.cbor.tmp"));
 
     /* A handle that only reads leaves it alone. */
-    size_t len0, len1;
-    uint8_t *before = slurp(dir, "state.cbor", &len0);
-    c = open_chain(dir, 0);
+    tu_snap before = tu_snap_take(dir, "state.cbor");
+    c = tu_open_chain(dir, 0);
     ac_record *r = NULL;
     TU_OK(ac_chain_get(c, 2, &r, NULL));
     ac_record_free(r);
-    close_chain(c);
-    uint8_t *after = slurp(dir, "state.cbor", &len1);
-    assert_int_equal(len0, len1);
-    assert_memory_equal(before, after, len0);
-    free(before);
-    free(after);
+    tu_close_chain(c);
+    tu_assert_unchanged(&before);
 
     /* Appending again removes it; closing writes the new head. */
-    c = open_chain(dir, 0);
-    append_n(c, key, 5, 2, NULL);
-    assert_false(exists(dir, "state.cbor"));
+    c = tu_open_chain(dir, 0);
+    tu_append_ok(c, key, 5, 2, NULL);
+    assert_false(tu_exists(dir, "state.cbor"));
     TU_OK(ac_chain_state(c, &st, NULL));
-    close_chain(c);
+    tu_close_chain(c);
     assert_int_equal(st.record_count, 7);
     check_state_file(dir, &st);
     ac_key_free(key);
@@ -498,16 +354,15 @@ static void test_close_writes_state(void **state)
 }
 
 /* With valid caches, opening and reading record i read no other record:
- * record 0 is damaged (same length, not decodable), and a handle that
- * rebuilt its state from chain.bin would find the chain corrupt. */
+ * record 1's length prefix is damaged, and a handle that rebuilt its state
+ * from chain.bin would find the chain corrupt. */
 static void test_reopen_reads_no_records(void **state)
 {
     (void)state;
     char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    ac_chain *c = NULL;
-    make_chain(dir, 20, NULL);
-    c = open_chain(dir, 0);
+    tu_make_chain(dir, NULL, 20);
+    ac_chain *c = tu_open_chain(dir, 0);
     ac_state want;
     TU_OK(ac_chain_state(c, &want, NULL));
     ac_record *r = NULL;
@@ -518,27 +373,17 @@ static void test_reopen_reads_no_records(void **state)
     assert_non_null(rec13);
     memcpy(rec13, b13, len13);
     ac_record_free(r);
-    close_chain(c);
-    assert_true(exists(dir, "index.bin"));
-    assert_true(exists(dir, "state.cbor"));
+    tu_close_chain(c);
+    assert_true(tu_exists(dir, "index.bin"));
+    assert_true(tu_exists(dir, "state.cbor"));
 
     /* Damage record 1's length prefix: a rebuild from chain.bin would stop
      * there, while record 0 (the chain id) and the head, which a checkpoint
      * is checked against, stay whole. */
-    char p[4200];
-    path_in(p, sizeof p, dir, "chain.bin");
-    int fd = open(p, O_RDWR);
-    assert_true(fd >= 0);
-    uint8_t pfx[4];
-    assert_int_equal(pread(fd, pfx, 4, 0), 4);
-    off_t frame1 = 4 + (off_t)((uint32_t)pfx[0] << 24 | (uint32_t)pfx[1] << 16 | (uint32_t)pfx[2] << 8 | pfx[3]);
-    static const uint8_t bad[4] = {0xff, 0xff, 0xff, 0xff};
-    assert_int_equal(pwrite(fd, bad, 4, frame1), 4);
-    assert_int_equal(close(fd), 0);
+    tu_break_frame1_prefix(dir);
 
-    size_t ilen0, ilen1, slen0, slen1;
-    uint8_t *idx0 = slurp(dir, "index.bin", &ilen0), *st0 = slurp(dir, "state.cbor", &slen0);
-    c = open_chain(dir, 0);
+    tu_snap idx = tu_snap_take(dir, "index.bin"), st = tu_snap_take(dir, "state.cbor");
+    c = tu_open_chain(dir, 0);
     assert_int_equal(ac_chain_is_empty(c, NULL), 0);
     ac_state got;
     TU_OK(ac_chain_state(c, &got, NULL));
@@ -549,25 +394,17 @@ static void test_reopen_reads_no_records(void **state)
     assert_int_equal(len, len13);
     assert_memory_equal(b, rec13, len);
     ac_record_free(r);
-    close_chain(c);
+    tu_close_chain(c);
     /* Neither cache was rewritten. */
-    uint8_t *idx1 = slurp(dir, "index.bin", &ilen1), *st1 = slurp(dir, "state.cbor", &slen1);
-    assert_int_equal(ilen0, ilen1);
-    assert_memory_equal(idx0, idx1, ilen0);
-    assert_int_equal(slen0, slen1);
-    assert_memory_equal(st0, st1, slen0);
+    tu_assert_unchanged(&idx);
+    tu_assert_unchanged(&st);
 
     /* Without the checkpoint, the damage is found. */
-    path_in(p, sizeof p, dir, "state.cbor");
-    assert_int_equal(unlink(p), 0);
-    c = open_chain(dir, 0);
+    assert_true(tu_unlink(dir, "state.cbor"));
+    c = tu_open_chain(dir, 0);
     ac_error err;
     assert_int_equal(ac_chain_state(c, &got, &err), AC_ECORRUPT);
-    close_chain(c);
-    free(idx0);
-    free(idx1);
-    free(st0);
-    free(st1);
+    tu_close_chain(c);
     free(rec13);
     tu_rmtree(dir);
 }
@@ -577,18 +414,15 @@ static void test_reopen_reads_no_records(void **state)
 static void test_readonly(void **state)
 {
     (void)state;
-    char dir[4096], p[4200];
+    char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    ac_key *key = NULL;
-    make_chain(dir, 4, &key);
-    path_in(p, sizeof p, dir, "state.cbor");
-    assert_int_equal(unlink(p), 0);
-    path_in(p, sizeof p, dir, "index.bin");
-    (void)unlink(p);
-    size_t len0, len1;
-    uint8_t *before = slurp(dir, "chain.bin", &len0);
+    ac_key *key = tu_new_key(NULL);
+    tu_make_chain(dir, key, 4);
+    assert_true(tu_unlink(dir, "state.cbor"));
+    (void)tu_unlink(dir, "index.bin");
+    tu_snap before = tu_snap_take(dir, "chain.bin");
 
-    ac_chain *c = open_chain(dir, AC_OPEN_READONLY);
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_READONLY);
     for (uint64_t i = 0; i < 4; i++) {
         ac_record *r = NULL;
         TU_OK(ac_chain_get(c, i, &r, NULL));
@@ -599,15 +433,11 @@ static void test_readonly(void **state)
     ac_error err;
     assert_int_equal(ac_append(c, key, &e, NULL, &err), AC_EINVAL);
     assert_int_equal(ac_append_batch(c, key, &e, 1, NULL, &err), AC_EINVAL);
-    close_chain(c);
+    tu_close_chain(c);
     /* Nothing written: no checkpoint, no index, the log as it was. */
-    assert_false(exists(dir, "state.cbor"));
-    assert_false(exists(dir, "index.bin"));
-    uint8_t *after = slurp(dir, "chain.bin", &len1);
-    assert_int_equal(len0, len1);
-    assert_memory_equal(before, after, len0);
-    free(before);
-    free(after);
+    assert_false(tu_exists(dir, "state.cbor"));
+    assert_false(tu_exists(dir, "index.bin"));
+    tu_assert_unchanged(&before);
     ac_key_free(key);
     tu_rmtree(dir);
 }
@@ -619,14 +449,12 @@ static void test_chain_bin_not_a_file(void **state)
     (void)state;
     char base[4096], real[4200], dir[4200], p[4300], target[4300];
     tu_tmpdir(base, sizeof base);
-    path_in(real, sizeof real, base, "real");
-    path_in(dir, sizeof dir, base, "odd");
-    make_chain(real, 3, NULL);
-    assert_int_equal(mkdir(dir, 0700), 0);
-    path_in(p, sizeof p, dir, "chain.bin");
-    path_in(target, sizeof target, real, "chain.bin");
-    size_t len0, len1;
-    uint8_t *before = slurp(real, "chain.bin", &len0);
+    tu_path_in(real, sizeof real, base, "real");
+    tu_make_chain(real, NULL, 3);
+    tu_subdir(dir, sizeof dir, base, "odd");
+    tu_path_in(p, sizeof p, dir, "chain.bin");
+    tu_path_in(target, sizeof target, real, "chain.bin");
+    tu_snap before = tu_snap_take(real, "chain.bin");
 
     const unsigned modes[] = {0, AC_OPEN_READONLY, AC_OPEN_CREATE};
     for (int kind = 0; kind < 3; kind++) {
@@ -652,20 +480,12 @@ static void test_chain_bin_not_a_file(void **state)
         else
             assert_int_equal(unlink(p), 0);
     }
-    uint8_t *after = slurp(real, "chain.bin", &len1);
-    assert_int_equal(len0, len1);
-    assert_memory_equal(before, after, len0);
-    assert_false(exists("/nonexistent", "chain.bin"));
-    free(before);
-    free(after);
+    tu_assert_unchanged(&before);
+    assert_false(tu_exists("/nonexistent", "chain.bin"));
     tu_rmtree(base);
 }
 
-int main(void)
-{
-    if (sodium_init() < 0)
-        return 1;
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_open_missing_dir),
         cmocka_unit_test(test_empty_chain),
         cmocka_unit_test(test_append_get_head_iter),
@@ -673,7 +493,4 @@ int main(void)
         cmocka_unit_test(test_close_writes_state),
         cmocka_unit_test(test_reopen_reads_no_records),
         cmocka_unit_test(test_readonly),
-        cmocka_unit_test(test_chain_bin_not_a_file),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_chain_bin_not_a_file))

@@ -243,16 +243,11 @@ static void test_ac_free(void **state)
     ac_free(malloc(16));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_sha256_vectors),
         cmocka_unit_test(test_hasher_reuse),
         cmocka_unit_test(test_sha256_file_matches_openssl),
         cmocka_unit_test(test_sha256_file_edges),
         cmocka_unit_test(test_hex_round_trip),
         cmocka_unit_test(test_hex_rejects),
-        cmocka_unit_test(test_ac_free),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_ac_free))

@@ -5,64 +5,9 @@
  * behind. */
 #include "testutil.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-
-#include <sodium.h>
-
 #include "internal.h"
 
 /* ---------------------------------------------------------------- helpers */
-
-static void path_in(char *buf, size_t n, const char *dir, const char *name)
-{
-    int w = snprintf(buf, n, "%s/%s", dir, name);
-    assert_true(w > 0 && (size_t)w < n);
-}
-
-static uint8_t *slurp(const char *dir, const char *name, size_t *len)
-{
-    char p[4300];
-    path_in(p, sizeof p, dir, name);
-    *len = 0;
-    FILE *f = fopen(p, "rb");
-    if (f == NULL)
-        return NULL;
-    uint8_t *buf = malloc(1 << 20);
-    assert_non_null(buf);
-    *len = fread(buf, 1, 1 << 20, f);
-    assert_int_equal(fclose(f), 0);
-    return buf;
-}
-
-static void spew(const char *dir, const char *name, const void *data, size_t len)
-{
-    char p[4300];
-    path_in(p, sizeof p, dir, name);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-static ac_chain *open_chain(const char *dir, unsigned flags)
-{
-    ac_chain *c = NULL;
-    ac_error err;
-    int rc = ac_chain_open(&c, dir, flags, &err);
-    if (rc != AC_OK)
-        fail_msg("open %s: %s", dir, err.message);
-    return c;
-}
-
-static void close_chain(ac_chain *c)
-{
-    ac_error err;
-    int rc = ac_chain_close(c, &err);
-    if (rc != AC_OK)
-        fail_msg("close: %s", err.message);
-}
 
 /* Appends n records whose metadata sizes vary, so that frames differ in
  * length and no offset can be guessed from another. */
@@ -90,24 +35,18 @@ typedef struct layout {
     uint8_t *file;
     size_t size;
     size_t n;
-    uint64_t off[128];
+    size_t off[128];
     uint8_t chain_id[AC_HASH_SIZE];
 } layout;
 
 static void read_layout(const char *dir, layout *l)
 {
     memset(l, 0, sizeof *l);
-    l->file = slurp(dir, "chain.bin", &l->size);
+    l->file = tu_slurp(dir, "chain.bin", &l->size);
     assert_non_null(l->file);
-    size_t at = 0;
-    while (l->size - at >= 4 && l->n < 128) {
-        size_t body = (size_t)l->file[at] << 24 | (size_t)l->file[at + 1] << 16 |
-                      (size_t)l->file[at + 2] << 8 | l->file[at + 3];
-        assert_true(body <= l->size - at - 4);
-        l->off[l->n++] = at;
-        at += 4 + body;
-    }
-    assert_int_equal(at, l->size);
+    size_t end;
+    l->n = tu_frame_offsets(l->file, l->size, l->off, 128, &end);
+    assert_int_equal(end, l->size); /* complete frames, all of them */
     /* chain_id: SHA-256 of record 0 without its signature. */
     const uint8_t *b0 = l->file + 4;
     size_t len0 = (size_t)(l->off[1] - 4);
@@ -180,7 +119,7 @@ static void assert_index_is(const char *dir, const layout *l)
 {
     size_t want_len, got_len;
     uint8_t *want = expected_index(l, &want_len);
-    uint8_t *got = slurp(dir, "index.bin", &got_len);
+    uint8_t *got = tu_slurp(dir, "index.bin", &got_len);
     assert_non_null(got);
     if (got_len != want_len || memcmp(got, want, want_len) != 0)
         fail_msg("%s/index.bin: %zu bytes, expected %zu, or different entries", dir, got_len,
@@ -198,22 +137,21 @@ static int setup(void **state)
 {
     (void)state;
     tu_tmpdir(base, sizeof base);
-    path_in(ref, sizeof ref, base, "ref");
-    path_in(other, sizeof other, base, "other");
-    ac_key *key = NULL;
-    TU_OK(ac_key_generate(&key, NULL));
-    ac_chain *c = open_chain(ref, AC_OPEN_CREATE);
+    tu_path_in(ref, sizeof ref, base, "ref");
+    tu_path_in(other, sizeof other, base, "other");
+    ac_key *key = tu_new_key(NULL);
+    ac_chain *c = tu_open_chain(ref, AC_OPEN_CREATE);
     append_varied(c, key, 0, 40);
-    close_chain(c);
+    tu_close_chain(c);
     /* Another chain: another key, so another chain id. */
     ac_key_free(key);
-    TU_OK(ac_key_generate(&key, NULL));
-    c = open_chain(other, AC_OPEN_CREATE);
+    key = tu_new_key(NULL);
+    c = tu_open_chain(other, AC_OPEN_CREATE);
     append_varied(c, key, 0, 30);
     ac_record *r = NULL;
     TU_OK(ac_chain_get(c, 29, &r, NULL)); /* gives it an index.bin */
     ac_record_free(r);
-    close_chain(c);
+    tu_close_chain(c);
     ac_key_free(key);
     read_layout(ref, &ref_layout);
     assert_int_equal(ref_layout.n, 40);
@@ -233,29 +171,24 @@ static int teardown(void **state)
 static void chain_with_index(const char *name, const void *idx, size_t idx_len, char *dir,
                              size_t n)
 {
-    path_in(dir, n, base, name);
-    assert_int_equal(mkdir(dir, 0700), 0);
-    spew(dir, "chain.bin", ref_layout.file, ref_layout.size);
-    size_t slen;
-    uint8_t *st = slurp(ref, "state.cbor", &slen);
-    assert_non_null(st);
-    spew(dir, "state.cbor", st, slen);
-    free(st);
+    tu_subdir(dir, n, base, "%s", name);
+    tu_spew(dir, "chain.bin", ref_layout.file, ref_layout.size);
+    tu_copy(ref, dir, "state.cbor");
     if (idx != NULL)
-        spew(dir, "index.bin", idx, idx_len);
+        tu_spew(dir, "index.bin", idx, idx_len);
 }
 
 /* The handle reads right, and leaves the correct index behind. */
 static void assert_repaired(const char *dir)
 {
-    ac_chain *c = open_chain(dir, 0);
+    ac_chain *c = tu_open_chain(dir, 0);
     assert_reads_right(c, &ref_layout);
-    close_chain(c);
+    tu_close_chain(c);
     assert_index_is(dir, &ref_layout);
     /* And a second handle reads right through it. */
-    c = open_chain(dir, AC_OPEN_READONLY);
+    c = tu_open_chain(dir, AC_OPEN_READONLY);
     assert_reads_right(c, &ref_layout);
-    close_chain(c);
+    tu_close_chain(c);
 }
 
 /* ---------------------------------------------------------------- tests */
@@ -301,7 +234,7 @@ static void test_other_chain(void **state)
 {
     (void)state;
     size_t len;
-    uint8_t *idx = slurp(other, "index.bin", &len);
+    uint8_t *idx = tu_slurp(other, "index.bin", &len);
     assert_non_null(idx);
     assert_int_equal(len, 16 + 8 * 30);
     char dir[2200];
@@ -349,12 +282,12 @@ static void test_longer(void **state)
     memset(longer + len, 0x5c, 5 * 8);
     char dir[2200];
     chain_with_index("longer", longer, len + 40, dir, sizeof dir);
-    ac_chain *c = open_chain(dir, 0);
+    ac_chain *c = tu_open_chain(dir, 0);
     assert_reads_right(c, &ref_layout);
     ac_record *r = (ac_record *)&r;
     assert_int_equal(ac_chain_get(c, 40, &r, NULL), AC_ENOTFOUND);
     assert_null(r);
-    close_chain(c);
+    tu_close_chain(c);
     free(good);
     free(longer);
 }
@@ -365,24 +298,24 @@ static void test_not_a_file(void **state)
     (void)state;
     char dir[2200], p[2300];
     chain_with_index("index-dir", NULL, 0, dir, sizeof dir);
-    path_in(p, sizeof p, dir, "index.bin");
+    tu_path_in(p, sizeof p, dir, "index.bin");
     assert_int_equal(mkdir(p, 0700), 0);
-    ac_chain *c = open_chain(dir, 0);
+    ac_chain *c = tu_open_chain(dir, 0);
     assert_reads_right(c, &ref_layout);
-    close_chain(c);
+    tu_close_chain(c);
 
     /* A link to a file of garbage: not followed, so not rewritten. */
     char target[2300];
-    path_in(target, sizeof target, base, "target.bin");
-    spew(base, "target.bin", "not an index", 12);
+    tu_path_in(target, sizeof target, base, "target.bin");
+    tu_spew(base, "target.bin", "not an index", 12);
     chain_with_index("index-link", NULL, 0, dir, sizeof dir);
-    path_in(p, sizeof p, dir, "index.bin");
+    tu_path_in(p, sizeof p, dir, "index.bin");
     assert_int_equal(symlink(target, p), 0);
-    c = open_chain(dir, 0);
+    c = tu_open_chain(dir, 0);
     assert_reads_right(c, &ref_layout);
-    close_chain(c);
+    tu_close_chain(c);
     size_t tlen;
-    uint8_t *t = slurp(base, "target.bin", &tlen);
+    uint8_t *t = tu_slurp(base, "target.bin", &tlen);
     assert_int_equal(tlen, 12);
     assert_memory_equal(t, "not an index", 12);
     free(t);
@@ -397,24 +330,21 @@ static void test_readonly(void **state)
     idx[16 + 8 * 10] ^= 0x40; /* entry 10 */
     char dir[2200];
     chain_with_index("readonly", idx, len, dir, sizeof dir);
-    ac_chain *c = open_chain(dir, AC_OPEN_READONLY);
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_READONLY);
     assert_reads_right(c, &ref_layout);
-    close_chain(c);
+    tu_close_chain(c);
     size_t got_len;
-    uint8_t *got = slurp(dir, "index.bin", &got_len);
+    uint8_t *got = tu_slurp(dir, "index.bin", &got_len);
     assert_int_equal(got_len, len);
     assert_memory_equal(got, idx, len);
     free(got);
     free(idx);
     /* Without any index.bin, none is created. */
     chain_with_index("readonly-none", NULL, 0, dir, sizeof dir);
-    c = open_chain(dir, AC_OPEN_READONLY);
+    c = tu_open_chain(dir, AC_OPEN_READONLY);
     assert_reads_right(c, &ref_layout);
-    close_chain(c);
-    char p[2300];
-    path_in(p, sizeof p, dir, "index.bin");
-    struct stat sb;
-    assert_int_equal(lstat(p, &sb), -1);
+    tu_close_chain(c);
+    assert_false(tu_exists(dir, "index.bin"));
 }
 
 /* Appends extend the index: after more records, by this handle or
@@ -423,16 +353,15 @@ static void test_extended_by_appends(void **state)
 {
     (void)state;
     char dir[2200];
-    path_in(dir, sizeof dir, base, "extended");
-    ac_key *key = NULL;
-    TU_OK(ac_key_generate(&key, NULL));
-    ac_chain *c = open_chain(dir, AC_OPEN_CREATE);
+    tu_path_in(dir, sizeof dir, base, "extended");
+    ac_key *key = tu_new_key(NULL);
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_CREATE);
     append_varied(c, key, 0, 10);
     ac_record *r = NULL;
     TU_OK(ac_chain_get(c, 9, &r, NULL)); /* the index is open and complete */
     ac_record_free(r);
     append_varied(c, key, 10, 7);
-    close_chain(c);
+    tu_close_chain(c);
     layout l;
     read_layout(dir, &l);
     assert_int_equal(l.n, 17);
@@ -440,26 +369,22 @@ static void test_extended_by_appends(void **state)
     free(l.file);
 
     /* Another handle appends while this one holds the index open. */
-    c = open_chain(dir, 0);
+    c = tu_open_chain(dir, 0);
     TU_OK(ac_chain_get(c, 16, &r, NULL));
     ac_record_free(r);
-    ac_chain *d = open_chain(dir, 0);
+    ac_chain *d = tu_open_chain(dir, 0);
     append_varied(d, key, 17, 3);
-    close_chain(d);
+    tu_close_chain(d);
     read_layout(dir, &l);
     assert_int_equal(l.n, 20);
     assert_reads_right(c, &l);
-    close_chain(c);
+    tu_close_chain(c);
     assert_index_is(dir, &l);
     free(l.file);
     ac_key_free(key);
 }
 
-int main(void)
-{
-    if (sodium_init() < 0)
-        return 1;
-    const struct CMUnitTest tests[] = {
+TU_MAIN(setup, teardown,
         cmocka_unit_test(test_created),
         cmocka_unit_test(test_garbage_and_truncated),
         cmocka_unit_test(test_other_chain),
@@ -467,7 +392,4 @@ int main(void)
         cmocka_unit_test(test_longer),
         cmocka_unit_test(test_not_a_file),
         cmocka_unit_test(test_readonly),
-        cmocka_unit_test(test_extended_by_appends),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+        cmocka_unit_test(test_extended_by_appends))

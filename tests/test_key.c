@@ -3,13 +3,8 @@
  * files, signatures, and every kind of bad key file. */
 #include "testutil.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-
-#include <sodium.h>
 
 #include "internal.h"
 
@@ -23,47 +18,16 @@ static void sh(const char *fmt, ...)
     char cmd[8192];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    tu_vformat(cmd, sizeof cmd, fmt, ap);
     va_end(ap);
-    assert_true(n > 0 && (size_t)n < sizeof cmd);
     int rc = system(cmd);
     if (rc != 0)
         fail_msg("command failed (%d): %s", rc, cmd);
 }
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
-/* The file's contents, NUL-terminated; *len gets the size. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char *buf = malloc(65536);
-    assert_non_null(buf);
-    size_t n = fread(buf, 1, 65535, f);
-    assert_int_equal(fclose(f), 0);
-    buf[n] = '\0';
-    if (len != NULL)
-        *len = n;
-    return buf;
-}
-
 static void pubkey_hex(const uint8_t pk[AC_PUBKEY_SIZE], char hex[2 * AC_PUBKEY_SIZE + 1])
 {
     ac_hex_encode(pk, AC_PUBKEY_SIZE, hex);
-}
-
-/* `path` joined to `name` in a static-size buffer owned by the caller. */
-static const char *join(char *buf, size_t n, const char *dir, const char *name)
-{
-    snprintf(buf, n, "%s/%s", dir, name);
-    return buf;
 }
 
 /* Loading `path` fails with `code` and a message naming the file and saying `why`. */
@@ -98,12 +62,12 @@ static void openssl_sign(const char *dir, const char *pem, const void *msg, size
                          uint8_t sig[AC_SIGNATURE_SIZE])
 {
     char msgp[4200], sigp[4200];
-    join(msgp, sizeof msgp, dir, "msg.bin");
-    join(sigp, sizeof sigp, dir, "msg.sig");
-    write_file(msgp, msg, len);
+    tu_path_in(msgp, sizeof msgp, dir, "msg.bin");
+    tu_path_in(sigp, sizeof sigp, dir, "msg.sig");
+    tu_write_path(msgp, msg, len);
     sh("openssl pkeyutl -sign -rawin -inkey '%s' -in '%s' -out '%s'", pem, msgp, sigp);
     size_t n;
-    char *s = read_file(sigp, &n);
+    char *s = tu_read_text(sigp, &n);
     assert_int_equal(n, AC_SIGNATURE_SIZE);
     memcpy(sig, s, AC_SIGNATURE_SIZE);
     free(s);
@@ -116,7 +80,7 @@ static void test_generate_save_load(void **state)
     (void)state;
     char dir[4096], path[4200];
     tu_tmpdir(dir, sizeof dir);
-    join(path, sizeof path, dir, "k.pem");
+    tu_path_in(path, sizeof path, dir, "k.pem");
     ac_error err;
     ac_key *key = NULL, *back = NULL;
     TU_OK(ac_key_generate(&key, &err));
@@ -126,7 +90,7 @@ static void test_generate_save_load(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
     assert_int_equal(ac_key_file_exposed(path, &err), 0);
-    char *pem = read_file(path, NULL);
+    char *pem = tu_read_text(path, NULL);
     assert_non_null(strstr(pem, "-----BEGIN PRIVATE KEY-----\n"));
     assert_non_null(strstr(pem, "-----END PRIVATE KEY-----\n"));
     free(pem);
@@ -166,28 +130,28 @@ static void test_save_refuses_overwrite(void **state)
     (void)state;
     char dir[4096], path[4200], link[4200], target[4200];
     tu_tmpdir(dir, sizeof dir);
-    join(path, sizeof path, dir, "k.pem");
+    tu_path_in(path, sizeof path, dir, "k.pem");
     ac_key *a = NULL, *b = NULL;
     ac_error err;
     TU_OK(ac_key_generate(&a, &err));
     TU_OK(ac_key_generate(&b, &err));
     TU_OK(ac_key_save(a, path, &err));
-    char *before = read_file(path, NULL);
+    char *before = tu_read_text(path, NULL);
 
     assert_int_equal(ac_key_save(b, path, &err), AC_EEXIST);
     assert_non_null(strstr(err.message, path));
-    char *after = read_file(path, NULL);
+    char *after = tu_read_text(path, NULL);
     assert_string_equal(before, after);
 
     /* A dangling symlink is not followed: the target is never created. */
-    join(link, sizeof link, dir, "link.pem");
-    join(target, sizeof target, dir, "target.pem");
+    tu_path_in(link, sizeof link, dir, "link.pem");
+    tu_path_in(target, sizeof target, dir, "target.pem");
     assert_int_equal(symlink(target, link), 0);
     assert_int_equal(ac_key_save(b, link, &err), AC_EEXIST);
     assert_int_equal(access(target, F_OK), -1);
 
     char missing[4200];
-    join(missing, sizeof missing, dir, "no/such/dir/k.pem");
+    tu_path_in(missing, sizeof missing, dir, "no/such/dir/k.pem");
     assert_int_equal(ac_key_save(b, missing, &err), AC_ENOTFOUND);
     assert_int_equal(err.sys_errno, ENOENT);
 
@@ -204,7 +168,7 @@ static void test_save_failed_write_unlinks(void **state)
     (void)state;
     char dir[4096], path[4200];
     tu_tmpdir(dir, sizeof dir);
-    join(path, sizeof path, dir, "k.pem");
+    tu_path_in(path, sizeof path, dir, "k.pem");
     ac_key *key = NULL;
     ac_error err;
     TU_OK(ac_key_generate(&key, &err));
@@ -234,12 +198,10 @@ static void test_load_vector_keys(void **state)
     (void)state;
     const char *names[] = {"k1", "k2", "k3", "evil"};
     for (size_t i = 0; i < 4; i++) {
-        char pem[4200], pub[4200], rel[64];
-        snprintf(rel, sizeof rel, "keys/%s.pem", names[i]);
-        tu_vector_path(pem, sizeof pem, rel);
-        snprintf(rel, sizeof rel, "keys/%s.pub", names[i]);
-        tu_vector_path(pub, sizeof pub, rel);
-        char *want = read_file(pub, NULL);
+        char pem[4200], pub[4200];
+        tu_vector_key(pem, sizeof pem, names[i], "pem");
+        tu_vector_key(pub, sizeof pub, names[i], "pub");
+        char *want = tu_read_text(pub, NULL);
         want[strcspn(want, "\r\n")] = '\0';
 
         ac_key *key = NULL;
@@ -269,10 +231,10 @@ static void test_openssl_interop(void **state)
     (void)state;
     char dir[4096], gen[4200], genpub[4200], saved[4200], savedpub[4200];
     tu_tmpdir(dir, sizeof dir);
-    join(gen, sizeof gen, dir, "gen.pem");
-    join(genpub, sizeof genpub, dir, "gen.pub.pem");
-    join(saved, sizeof saved, dir, "saved.pem");
-    join(savedpub, sizeof savedpub, dir, "saved.pub.pem");
+    tu_path_in(gen, sizeof gen, dir, "gen.pem");
+    tu_path_in(genpub, sizeof genpub, dir, "gen.pub.pem");
+    tu_path_in(saved, sizeof saved, dir, "saved.pem");
+    tu_path_in(savedpub, sizeof savedpub, dir, "saved.pub.pem");
     const char msg[] = "interop message";
     uint8_t pk[AC_PUBKEY_SIZE], pk_file[AC_PUBKEY_SIZE];
     uint8_t ours[AC_SIGNATURE_SIZE], theirs[AC_SIGNATURE_SIZE];
@@ -316,10 +278,10 @@ static void test_python_interop(void **state)
     }
     char dir[4096], pem[4200], pub[4200], saved[4200], savedpub[4200];
     tu_tmpdir(dir, sizeof dir);
-    join(pem, sizeof pem, dir, "py.pem");
-    join(pub, sizeof pub, dir, "py.pub");
-    join(saved, sizeof saved, dir, "ours.pem");
-    join(savedpub, sizeof savedpub, dir, "ours.pub");
+    tu_path_in(pem, sizeof pem, dir, "py.pem");
+    tu_path_in(pub, sizeof pub, dir, "py.pub");
+    tu_path_in(saved, sizeof saved, dir, "ours.pem");
+    tu_path_in(savedpub, sizeof savedpub, dir, "ours.pub");
     static const char gen_py[] =
         "import sys\n"
         "from cryptography.hazmat.primitives import serialization as s\n"
@@ -336,8 +298,8 @@ static void test_python_interop(void **state)
         "open(sys.argv[2], 'w').write(k.public_key().public_bytes(s.Encoding.Raw,"
         " s.PublicFormat.Raw).hex())\n";
     char script[4200];
-    join(script, sizeof script, dir, "gen.py");
-    write_file(script, gen_py, sizeof gen_py - 1);
+    tu_path_in(script, sizeof script, dir, "gen.py");
+    tu_write_path(script, gen_py, sizeof gen_py - 1);
     sh("/usr/bin/python3 '%s' '%s' '%s'", script, pem, pub);
 
     ac_key *key = NULL;
@@ -351,10 +313,10 @@ static void test_python_interop(void **state)
 
     TU_OK(ac_key_generate(&key, &err));
     TU_OK(ac_key_save(key, saved, &err));
-    join(script, sizeof script, dir, "read.py");
-    write_file(script, read_py, sizeof read_py - 1);
+    tu_path_in(script, sizeof script, dir, "read.py");
+    tu_write_path(script, read_py, sizeof read_py - 1);
     sh("/usr/bin/python3 '%s' '%s' '%s'", script, saved, savedpub);
-    char *hex = read_file(savedpub, NULL);
+    char *hex = tu_read_text(savedpub, NULL);
     char want[2 * AC_PUBKEY_SIZE + 1];
     ac_key_pubkey(key, pk);
     pubkey_hex(pk, want);
@@ -376,16 +338,17 @@ static void test_load_rejects_other_key_types(void **state)
        "openssl genpkey -algorithm x25519 -out x25519.pem && "
        "openssl pkey -in rsa.pem -pubout -out rsa.pub.pem",
        dir);
-    assert_load_fails(join(p, sizeof p, dir, "rsa.pem"), AC_EKEY,
+    assert_load_fails(tu_path_in(p, sizeof p, dir, "rsa.pem"), AC_EKEY,
                       "not an Ed25519 key (found RSA)");
-    assert_load_fails(join(p, sizeof p, dir, "rsa-trad.pem"), AC_EKEY, "(found RSA)");
-    assert_load_fails(join(p, sizeof p, dir, "ec.pem"), AC_EKEY, "not an Ed25519 key (found EC)");
-    assert_load_fails(join(p, sizeof p, dir, "ed448.pem"), AC_EKEY, "(found ED448)");
-    assert_load_fails(join(p, sizeof p, dir, "x25519.pem"), AC_EKEY, "(found X25519)");
-    assert_load_fails(join(p, sizeof p, dir, "rsa.pub.pem"), AC_EKEY, "public key");
+    assert_load_fails(tu_path_in(p, sizeof p, dir, "rsa-trad.pem"), AC_EKEY, "(found RSA)");
+    assert_load_fails(tu_path_in(p, sizeof p, dir, "ec.pem"), AC_EKEY,
+                      "not an Ed25519 key (found EC)");
+    assert_load_fails(tu_path_in(p, sizeof p, dir, "ed448.pem"), AC_EKEY, "(found ED448)");
+    assert_load_fails(tu_path_in(p, sizeof p, dir, "x25519.pem"), AC_EKEY, "(found X25519)");
+    assert_load_fails(tu_path_in(p, sizeof p, dir, "rsa.pub.pem"), AC_EKEY, "public key");
 
-    assert_pubkey_load_fails(join(p, sizeof p, dir, "rsa.pub.pem"), AC_EKEY, "(found RSA)");
-    assert_pubkey_load_fails(join(p, sizeof p, dir, "ec.pem"), AC_EKEY, "(found EC)");
+    assert_pubkey_load_fails(tu_path_in(p, sizeof p, dir, "rsa.pub.pem"), AC_EKEY, "(found RSA)");
+    assert_pubkey_load_fails(tu_path_in(p, sizeof p, dir, "ec.pem"), AC_EKEY, "(found EC)");
     tu_rmtree(dir);
 }
 
@@ -394,13 +357,14 @@ static void test_load_rejects_bad_files(void **state)
     (void)state;
     char dir[4096], p[4200], k1[4200];
     tu_tmpdir(dir, sizeof dir);
-    tu_vector_path(k1, sizeof k1, "keys/k1.pem");
+    tu_vector_key(k1, sizeof k1, "k1", "pem");
     size_t len;
-    char *pem = read_file(k1, &len);
+    char *pem = tu_read_text(k1, &len);
 
-    write_file(join(p, sizeof p, dir, "truncated.pem"), pem, len / 2);
+    tu_write_path(tu_path_in(p, sizeof p, dir, "truncated.pem"), pem, len / 2);
     assert_load_fails(p, AC_EKEY, "truncated");
-    write_file(join(p, sizeof p, dir, "header-only.pem"), "-----BEGIN PRIVATE KEY-----\n", 28);
+    tu_write_path(tu_path_in(p, sizeof p, dir, "header-only.pem"),
+                  "-----BEGIN PRIVATE KEY-----\n", 28);
     assert_load_fails(p, AC_EKEY, "truncated");
 
     /* "MC4C" -> "MC5C" turns the INTEGER tag of the version into garbage. */
@@ -409,16 +373,16 @@ static void test_load_rejects_bad_files(void **state)
     char *at = strstr(damaged, "MC4C");
     assert_non_null(at);
     at[2] = '5';
-    write_file(join(p, sizeof p, dir, "damaged.pem"), damaged, len);
+    tu_write_path(tu_path_in(p, sizeof p, dir, "damaged.pem"), damaged, len);
     assert_load_fails(p, AC_EKEY, "damaged");
 
-    write_file(join(p, sizeof p, dir, "empty.pem"), "", 0);
+    tu_write_path(tu_path_in(p, sizeof p, dir, "empty.pem"), "", 0);
     assert_load_fails(p, AC_EKEY, "empty");
-    write_file(join(p, sizeof p, dir, "text.pem"), "hello\n", 6);
+    tu_write_path(tu_path_in(p, sizeof p, dir, "text.pem"), "hello\n", 6);
     assert_load_fails(p, AC_EKEY, "not a PEM");
     assert_load_fails(dir, AC_EKEY, "directory");
 
-    assert_load_fails(join(p, sizeof p, dir, "missing.pem"), AC_ENOTFOUND, "No such file");
+    assert_load_fails(tu_path_in(p, sizeof p, dir, "missing.pem"), AC_ENOTFOUND, "No such file");
     ac_key *key = NULL;
     ac_error err;
     assert_int_equal(ac_key_load(&key, p, &err), AC_ENOTFOUND);
@@ -426,15 +390,15 @@ static void test_load_rejects_bad_files(void **state)
 
     /* An encrypted key is refused without prompting for a passphrase. */
     sh("openssl genpkey -algorithm ed25519 -aes-256-cbc -pass pass:secret -out '%s' </dev/null",
-       join(p, sizeof p, dir, "enc.pem"));
+       tu_path_in(p, sizeof p, dir, "enc.pem"));
     assert_load_fails(p, AC_EKEY, "encrypted");
 
     /* A FIFO is not opened for a blocking read. */
-    assert_int_equal(mkfifo(join(p, sizeof p, dir, "fifo"), 0600), 0);
+    assert_int_equal(mkfifo(tu_path_in(p, sizeof p, dir, "fifo"), 0600), 0);
     assert_load_fails(p, AC_EKEY, "not a regular file");
 
     /* A huge file is not slurped. */
-    sh("head -c 100000 /dev/zero > '%s'", join(p, sizeof p, dir, "huge.pem"));
+    sh("head -c 100000 /dev/zero > '%s'", tu_path_in(p, sizeof p, dir, "huge.pem"));
     assert_load_fails(p, AC_EKEY, "too large");
 
     free(damaged);
@@ -447,8 +411,8 @@ static void test_pubkey_load_formats(void **state)
     (void)state;
     char dir[4096], p[4200], k1pub[4200];
     tu_tmpdir(dir, sizeof dir);
-    tu_vector_path(k1pub, sizeof k1pub, "keys/k1.pub");
-    char *hex = read_file(k1pub, NULL);
+    tu_vector_key(k1pub, sizeof k1pub, "k1", "pub");
+    char *hex = tu_read_text(k1pub, NULL);
     hex[strcspn(hex, "\r\n")] = '\0';
     assert_int_equal(strlen(hex), 64);
     uint8_t want[AC_PUBKEY_SIZE], pk[AC_PUBKEY_SIZE];
@@ -459,7 +423,7 @@ static void test_pubkey_load_formats(void **state)
     const char *endings[] = {"", "\n", "\r\n", "  \t\n\n"};
     for (size_t i = 0; i < 4; i++) {
         snprintf(buf, sizeof buf, "%s%s", hex, endings[i]);
-        write_file(join(p, sizeof p, dir, "v.pub"), buf, strlen(buf));
+        tu_write_path(tu_path_in(p, sizeof p, dir, "v.pub"), buf, strlen(buf));
         memset(pk, 0, sizeof pk);
         TU_OK(ac_pubkey_load(p, pk, &err));
         assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
@@ -469,21 +433,21 @@ static void test_pubkey_load_formats(void **state)
     for (char *c = hex; *c; c++)
         if (*c >= 'a' && *c <= 'f')
             *c = (char)(*c - 'a' + 'A');
-    write_file(join(p, sizeof p, dir, "upper.pub"), hex, 64);
+    tu_write_path(tu_path_in(p, sizeof p, dir, "upper.pub"), hex, 64);
     TU_OK(ac_pubkey_load(p, pk, &err));
     assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
 
     /* SubjectPublicKeyInfo made by openssl from the vector private key. */
     char k1[4200];
-    tu_vector_path(k1, sizeof k1, "keys/k1.pem");
-    sh("openssl pkey -in '%s' -pubout -out '%s'", k1, join(p, sizeof p, dir, "spki.pem"));
+    tu_vector_key(k1, sizeof k1, "k1", "pem");
+    sh("openssl pkey -in '%s' -pubout -out '%s'", k1, tu_path_in(p, sizeof p, dir, "spki.pem"));
     TU_OK(ac_pubkey_load(p, pk, &err));
     assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
 
     /* Truncated SPKI. */
     size_t len;
-    char *spki = read_file(p, &len);
-    write_file(join(p, sizeof p, dir, "spki-cut.pem"), spki, len - 20);
+    char *spki = tu_read_text(p, &len);
+    tu_write_path(tu_path_in(p, sizeof p, dir, "spki-cut.pem"), spki, len - 20);
     assert_pubkey_load_fails(p, AC_EKEY, "truncated");
     free(spki);
     free(hex);
@@ -496,25 +460,25 @@ static void test_pubkey_load_rejects(void **state)
     char dir[4096], p[4200];
     tu_tmpdir(dir, sizeof dir);
     const char *h63 = "c0336f46e45b1879e631507c73e8398c5eeb435dfa3d908a97c74b19aa73e1e";
-    write_file(join(p, sizeof p, dir, "short.pub"), h63, strlen(h63));
+    tu_write_path(tu_path_in(p, sizeof p, dir, "short.pub"), h63, strlen(h63));
     assert_pubkey_load_fails(p, AC_EKEY, "64 hex");
     const char *bad = "c0336f46e45b1879e631507c73e8398c5eeb435dfa3d908a97c74b19aa73e1ez";
-    write_file(join(p, sizeof p, dir, "bad.pub"), bad, strlen(bad));
+    tu_write_path(tu_path_in(p, sizeof p, dir, "bad.pub"), bad, strlen(bad));
     assert_pubkey_load_fails(p, AC_EKEY, "'z'");
     /* Leading whitespace or two keys are not "64 hex characters". */
     char two[200];
     snprintf(two, sizeof two, " %s0\n", h63);
-    write_file(join(p, sizeof p, dir, "lead.pub"), two, strlen(two));
+    tu_write_path(tu_path_in(p, sizeof p, dir, "lead.pub"), two, strlen(two));
     assert_pubkey_load_fails(p, AC_EKEY, NULL);
     /* The identity point has small order: it can never verify a signature. */
     const char *ident = "0100000000000000000000000000000000000000000000000000000000000000";
-    write_file(join(p, sizeof p, dir, "ident.pub"), ident, strlen(ident));
+    tu_write_path(tu_path_in(p, sizeof p, dir, "ident.pub"), ident, strlen(ident));
     assert_pubkey_load_fails(p, AC_EKEY, "not a valid Ed25519 public key");
 
-    write_file(join(p, sizeof p, dir, "empty.pub"), "", 0);
+    tu_write_path(tu_path_in(p, sizeof p, dir, "empty.pub"), "", 0);
     assert_pubkey_load_fails(p, AC_EKEY, "empty");
     assert_pubkey_load_fails(dir, AC_EKEY, "directory");
-    assert_pubkey_load_fails(join(p, sizeof p, dir, "missing.pub"), AC_ENOTFOUND, NULL);
+    assert_pubkey_load_fails(tu_path_in(p, sizeof p, dir, "missing.pub"), AC_ENOTFOUND, NULL);
     tu_rmtree(dir);
 }
 
@@ -523,7 +487,7 @@ static void test_file_exposed(void **state)
     (void)state;
     char dir[4096], p[4200];
     tu_tmpdir(dir, sizeof dir);
-    write_file(join(p, sizeof p, dir, "k.pem"), "x", 1);
+    tu_write_path(tu_path_in(p, sizeof p, dir, "k.pem"), "x", 1);
     ac_error err;
     const struct {
         mode_t mode;
@@ -533,14 +497,13 @@ static void test_file_exposed(void **state)
         assert_int_equal(chmod(p, cases[i].mode), 0);
         assert_int_equal(ac_key_file_exposed(p, &err), cases[i].exposed);
     }
-    assert_int_equal(ac_key_file_exposed(join(p, sizeof p, dir, "missing"), &err), AC_ENOTFOUND);
+    assert_int_equal(ac_key_file_exposed(tu_path_in(p, sizeof p, dir, "missing"), &err),
+                     AC_ENOTFOUND);
     assert_non_null(strstr(err.message, p));
     tu_rmtree(dir);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_generate_save_load),
         cmocka_unit_test(test_save_refuses_overwrite),
         cmocka_unit_test(test_save_failed_write_unlinks),
@@ -551,7 +514,4 @@ int main(void)
         cmocka_unit_test(test_load_rejects_bad_files),
         cmocka_unit_test(test_pubkey_load_formats),
         cmocka_unit_test(test_pubkey_load_rejects),
-        cmocka_unit_test(test_file_exposed),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_file_exposed))

@@ -7,7 +7,6 @@
  * vectors' key k1) and are hard-coded here. */
 #include "testutil.h"
 
-#include <sodium.h>
 #include <cbor.h>
 
 #include "internal.h"
@@ -25,50 +24,20 @@ typedef struct frames {
  * tail is left out). */
 static void load_frames(const char *vector, frames *f)
 {
-    char path[4096];
     char rel[512];
-    snprintf(rel, sizeof rel, "%s/chain.bin", vector);
-    tu_vector_path(path, sizeof path, rel);
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        fail_msg("cannot open %s", path);
+    int w = snprintf(rel, sizeof rel, "%s/chain.bin", vector);
+    assert_true(w > 0 && (size_t)w < sizeof rel);
     memset(f, 0, sizeof *f);
-    f->data = malloc(1 << 20);
-    assert_non_null(f->data);
-    f->size = fread(f->data, 1, 1 << 20, fp);
-    assert_int_equal(fclose(fp), 0);
-    size_t at = 0;
-    while (f->size - at >= 4 && f->n < 64) {
-        size_t n = (size_t)f->data[at] << 24 | (size_t)f->data[at + 1] << 16 |
-                   (size_t)f->data[at + 2] << 8 | f->data[at + 3];
-        if (n > f->size - at - 4)
-            break;
-        f->off[f->n] = at + 4;
-        f->len[f->n] = n;
-        f->n++;
-        at += 4 + n;
+    f->data = tu_read_vector(rel, &f->size);
+    size_t at[64];
+    f->n = tu_frame_offsets(f->data, f->size, at, 64, NULL);
+    for (size_t i = 0; i < f->n; i++) {
+        f->off[i] = at[i] + 4;
+        f->len[i] = tu_get_be32(f->data + at[i]);
     }
 }
 
 static void free_frames(frames *f) { free(f->data); }
-
-static void load_pub(const char *name, uint8_t out[AC_PUBKEY_SIZE])
-{
-    char path[4096], rel[64];
-    snprintf(rel, sizeof rel, "keys/%s.pub", name);
-    tu_vector_path(path, sizeof path, rel);
-    TU_OK(ac_pubkey_load(path, out, NULL));
-}
-
-static ac_key *load_key(const char *name)
-{
-    char path[4096], rel[64];
-    snprintf(rel, sizeof rel, "keys/%s.pem", name);
-    tu_vector_path(path, sizeof path, rel);
-    ac_key *k = NULL;
-    TU_OK(ac_key_load(&k, path, NULL));
-    return k;
-}
 
 static void hex_to(const char *hex, uint8_t *out, size_t n)
 {
@@ -225,7 +194,7 @@ static void test_decode_fields(void **state)
     assert_int_equal(r.content_type_len, strlen("application/pdf"));
     assert_memory_equal(r.content_type, "application/pdf", r.content_type_len);
     uint8_t k2[AC_PUBKEY_SIZE];
-    load_pub("k2", k2);
+    tu_load_pub("k2", k2);
     assert_memory_equal(r.signer, k2, AC_PUBKEY_SIZE);
     assert_int_equal(r.metadata_len, 1);
     assert_int_equal(r.metadata[0], 0xa0);
@@ -363,7 +332,7 @@ static void test_mutations(void **state)
 static void test_decode_field_rules(void **state)
 {
     (void)state;
-    ac_key *key = load_key("k1");
+    ac_key *key = tu_load_key("k1");
     det_buf out = {0};
     size_t body_off;
     ac_rec r;
@@ -477,40 +446,15 @@ static void test_canonical_matches_cbor2(void **state)
     }
 }
 
-/* A tiny case.json field extraction: "key": "hex". */
-static bool case_hex(const char *vector, const char *key, char *out, size_t n)
-{
-    char path[4096], rel[512], text[8192];
-    snprintf(rel, sizeof rel, "%s/case.json", vector);
-    tu_vector_path(path, sizeof path, rel);
-    FILE *fp = fopen(path, "r");
-    assert_non_null(fp);
-    size_t got = fread(text, 1, sizeof text - 1, fp);
-    assert_int_equal(fclose(fp), 0);
-    text[got] = '\0';
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\": \"", key);
-    const char *p = strstr(text, pat);
-    if (p == NULL)
-        return false;
-    p += strlen(pat);
-    const char *q = strchr(p, '"');
-    assert_non_null(q);
-    assert_true((size_t)(q - p) < n);
-    memcpy(out, p, (size_t)(q - p));
-    out[q - p] = '\0';
-    return true;
-}
-
 /* chain_id = SHA-256(canonical bytes of record 0), as case.json gives it. */
 static void test_chain_ids(void **state)
 {
     (void)state;
     for (size_t v = 0; v < sizeof valid_vectors / sizeof valid_vectors[0]; v++) {
-        char hex[128];
-        assert_true(case_hex(valid_vectors[v], "chain_id", hex, sizeof hex));
+        json_t *cs = tu_load_case(valid_vectors[v]);
         uint8_t want[AC_HASH_SIZE], h[AC_HASH_SIZE];
-        hex_to(hex, want, AC_HASH_SIZE);
+        hex_to(tu_case_string(cs, "chain_id"), want, AC_HASH_SIZE);
+        json_decref(cs);
         frames f;
         load_frames(valid_vectors[v], &f);
         ac_rec r;
@@ -557,7 +501,7 @@ static const char *const BUILT_SHA =
 static void test_build_matches_python(void **state)
 {
     (void)state;
-    ac_key *key = load_key("k1");
+    ac_key *key = tu_load_key("k1");
     rec_fields f;
     fixed_fields(&f, key);
     det_buf out = {0};
@@ -596,8 +540,7 @@ static void test_build_matches_python(void **state)
 static void test_build_verifies(void **state)
 {
     (void)state;
-    ac_key *key = NULL;
-    TU_OK(ac_key_generate(&key, NULL));
+    ac_key *key = tu_new_key(NULL);
     rec_fields f;
     fixed_fields(&f, key);
     det_buf out = {0};
@@ -611,7 +554,7 @@ static void test_build_verifies(void **state)
     size_t clen = rec_canonical(out.data + body_off, len, &r, canon);
     assert_int_equal(crypto_sign_verify_detached(r.signature, canon, clen, f.signer), 0);
     uint8_t k1[AC_PUBKEY_SIZE];
-    load_pub("k1", k1);
+    tu_load_pub("k1", k1);
     assert_int_not_equal(crypto_sign_verify_detached(r.signature, canon, clen, k1), 0);
     free(canon);
     det_buf_free(&out);
@@ -637,7 +580,7 @@ static void expect_bad_type(ac_key *key, const char *ct)
 static void test_build_content_types(void **state)
 {
     (void)state;
-    ac_key *key = load_key("k1");
+    ac_key *key = tu_load_key("k1");
     char long_type[300];
     memset(long_type, 'a', sizeof long_type);
     long_type[256] = '\0';
@@ -685,7 +628,7 @@ static void big_meta(det_buf *m, size_t n)
 static void test_build_oversized(void **state)
 {
     (void)state;
-    ac_key *key = load_key("k1");
+    ac_key *key = tu_load_key("k1");
     rec_fields f;
     fixed_fields(&f, key);
     f.metadata = (const uint8_t *)"\xa0";
@@ -758,11 +701,11 @@ static void pubkey_meta(det_buf *m, const char *text, size_t tlen, bool as_bytes
 static void test_rotation(void **state)
 {
     (void)state;
-    ac_key *k1 = load_key("k1");
+    ac_key *k1 = tu_load_key("k1");
     uint8_t k1pub[AC_PUBKEY_SIZE], k2pub[AC_PUBKEY_SIZE], got[AC_PUBKEY_SIZE];
     uint8_t h2[AC_HASH_SIZE], h1[AC_HASH_SIZE];
-    load_pub("k1", k1pub);
-    load_pub("k2", k2pub);
+    tu_load_pub("k1", k1pub);
+    tu_load_pub("k2", k2pub);
     TU_OK(ac_sha256(k2pub, AC_PUBKEY_SIZE, h2, NULL));
     TU_OK(ac_sha256(k1pub, AC_PUBKEY_SIZE, h1, NULL));
     char hex2[65], hex1[65];
@@ -826,8 +769,8 @@ static void test_rotation_vectors(void **state)
 {
     (void)state;
     uint8_t k2[AC_PUBKEY_SIZE], k3[AC_PUBKEY_SIZE], got[AC_PUBKEY_SIZE];
-    load_pub("k2", k2);
-    load_pub("k3", k3);
+    tu_load_pub("k2", k2);
+    tu_load_pub("k3", k3);
     frames f;
     ac_rec r;
     load_frames("valid-two-rotations", &f);
@@ -903,7 +846,7 @@ static void test_record_new(void **state)
     assert_memory_equal(ac_record_hash(rec), h, AC_HASH_SIZE);
     assert_int_equal(ac_record_claimed_ts(rec), 1760000003000000ull);
     uint8_t k1[AC_PUBKEY_SIZE];
-    load_pub("k1", k1);
+    tu_load_pub("k1", k1);
     assert_memory_equal(ac_record_signer(rec), k1, AC_PUBKEY_SIZE);
     char *json = NULL;
     TU_OK(ac_record_metadata_json(rec, &json, NULL));
@@ -928,11 +871,7 @@ static void test_record_new(void **state)
     free_frames(&f);
 }
 
-int main(void)
-{
-    if (sodium_init() < 0)
-        return 1;
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_decode_valid_vectors),
         cmocka_unit_test(test_decode_fields),
         cmocka_unit_test(test_decode_noncanonical_vector),
@@ -948,7 +887,4 @@ int main(void)
         cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_rotation_vectors),
         cmocka_unit_test(test_uuid7),
-        cmocka_unit_test(test_record_new),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_record_new))

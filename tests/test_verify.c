@@ -5,39 +5,10 @@
 #include "testutil.h"
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-
-#include <jansson.h>
-#include <sodium.h>
 
 #include "internal.h"
 
 /* ---------------------------------------------------------------- helpers */
-
-static void path_in(char *buf, size_t n, const char *dir, const char *name)
-{
-    int w = snprintf(buf, n, "%s/%s", dir, name);
-    assert_true(w > 0 && (size_t)w < n);
-}
-
-static ac_chain *open_chain(const char *dir, unsigned flags)
-{
-    ac_chain *c = NULL;
-    ac_error err;
-    int rc = ac_chain_open(&c, dir, flags, &err);
-    if (rc != AC_OK)
-        fail_msg("open %s: %s", dir, err.message);
-    return c;
-}
-
-static void close_chain(ac_chain *c)
-{
-    ac_error err;
-    int rc = ac_chain_close(c, &err);
-    if (rc != AC_OK)
-        fail_msg("close: %s", err.message);
-}
 
 static ac_report *verify_range(ac_chain *c, uint64_t start, uint64_t end, unsigned threads)
 {
@@ -53,21 +24,6 @@ static ac_report *verify_range(ac_chain *c, uint64_t start, uint64_t end, unsign
         fail_msg("verify %llu..%llu: %s", (unsigned long long)start, (unsigned long long)end,
                  err.message);
     return rep;
-}
-
-static void vector_dir(char *buf, size_t n, const char *name)
-{
-    tu_vector_path(buf, n, name);
-}
-
-static ac_key *load_key(const char *name)
-{
-    char path[4096], rel[64];
-    snprintf(rel, sizeof rel, "keys/%s.pem", name);
-    tu_vector_path(path, sizeof path, rel);
-    ac_key *k = NULL;
-    TU_OK(ac_key_load(&k, path, NULL));
-    return k;
 }
 
 /* Two reports say exactly the same. */
@@ -95,8 +51,7 @@ static void assert_same_report(const ac_report *a, const ac_report *b)
 /* The report against one case.json. */
 static void check_case(const char *name, ac_chain *c, const ac_report *rep, json_t *cs)
 {
-    const char *expect = json_string_value(json_object_get(cs, "expect"));
-    assert_non_null(expect);
+    const char *expect = tu_case_string(cs, "expect");
     bool valid = strcmp(expect, "valid") == 0;
     if (ac_report_valid(rep) != (int)valid)
         fail_msg("%s: valid %d, expected %s (%s)", name, ac_report_valid(rep), expect,
@@ -110,21 +65,20 @@ static void check_case(const char *name, ac_chain *c, const ac_report *rep, json
         TU_OK(ac_chain_state(c, &st, NULL));
         char hex[2 * AC_HASH_SIZE + 1];
         ac_hex_encode(st.chain_id, AC_HASH_SIZE, hex);
-        assert_string_equal(hex, json_string_value(json_object_get(cs, "chain_id")));
+        assert_string_equal(hex, tu_case_string(cs, "chain_id"));
         ac_hex_encode(st.head_hash, AC_HASH_SIZE, hex);
-        assert_string_equal(hex, json_string_value(json_object_get(cs, "head_hash")));
+        assert_string_equal(hex, tu_case_string(cs, "head_hash"));
         assert_int_equal(st.record_count, (uint64_t)records);
         /* What verification itself computed, not the cache. */
         assert_non_null(ac_report_chain_id(rep));
         assert_non_null(ac_report_last_hash(rep));
         ac_hex_encode(ac_report_chain_id(rep), AC_HASH_SIZE, hex);
-        assert_string_equal(hex, json_string_value(json_object_get(cs, "chain_id")));
+        assert_string_equal(hex, tu_case_string(cs, "chain_id"));
         ac_hex_encode(ac_report_last_hash(rep), AC_HASH_SIZE, hex);
-        assert_string_equal(hex, json_string_value(json_object_get(cs, "head_hash")));
+        assert_string_equal(hex, tu_case_string(cs, "head_hash"));
     } else {
         json_int_t index = json_integer_value(json_object_get(cs, "index"));
-        const char *reason = json_string_value(json_object_get(cs, "reason"));
-        assert_non_null(reason);
+        const char *reason = tu_case_string(cs, "reason");
         if (ac_report_fail_index(rep) != index ||
             strcmp(ac_reason_name(ac_report_reason(rep)), reason) != 0)
             fail_msg("%s: failed at %lld (%s), expected %lld (%s)", name,
@@ -173,15 +127,11 @@ static void test_vectors(void **state)
     while ((e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, "valid-", 6) != 0 && strncmp(e->d_name, "invalid-", 8) != 0)
             continue;
-        char dir[4200], cpath[4300];
-        vector_dir(dir, sizeof dir, e->d_name);
-        path_in(cpath, sizeof cpath, dir, "case.json");
-        json_error_t jerr;
-        json_t *cs = json_load_file(cpath, 0, &jerr);
-        if (cs == NULL)
-            fail_msg("%s: %s", cpath, jerr.text);
+        char dir[4200];
+        tu_vector_path(dir, sizeof dir, e->d_name);
+        json_t *cs = tu_load_case(e->d_name);
         /* Read-only: the shared vectors must not gain caches. */
-        ac_chain *c = open_chain(dir, AC_OPEN_READONLY);
+        ac_chain *c = tu_open_chain(dir, AC_OPEN_READONLY);
         ac_report *one = verify_range(c, 0, UINT64_MAX, 1);
         ac_report *four = verify_range(c, 0, UINT64_MAX, 4);
         check_case(e->d_name, c, one, cs);
@@ -196,7 +146,7 @@ static void test_vectors(void **state)
         }
         ac_report_free(one);
         ac_report_free(four);
-        close_chain(c);
+        tu_close_chain(c);
         json_decref(cs);
         cases++;
     }
@@ -214,8 +164,8 @@ static void test_ranges(void **state)
 {
     (void)state;
     char dir[4200];
-    vector_dir(dir, sizeof dir, "valid-two-rotations");
-    ac_chain *c = open_chain(dir, AC_OPEN_READONLY);
+    tu_vector_path(dir, sizeof dir, "valid-two-rotations");
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_READONLY);
     for (uint64_t s = 0; s < 6; s++) {
         for (uint64_t e = s; e <= 6; e++) {
             uint64_t end = e == 6 ? UINT64_MAX : e;
@@ -250,7 +200,7 @@ static void test_ranges(void **state)
     opt.end = 3;
     assert_int_equal(ac_verify(c, &opt, &rep, &err), AC_EINVAL);
     assert_null(rep);
-    close_chain(c);
+    tu_close_chain(c);
 }
 
 /* A range that starts at a failing record fails there, for the same reason
@@ -283,8 +233,8 @@ static void test_ranges_start_at_failure(void **state)
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         char dir[4200];
-        vector_dir(dir, sizeof dir, cases[k].vector);
-        ac_chain *c = open_chain(dir, AC_OPEN_READONLY);
+        tu_vector_path(dir, sizeof dir, cases[k].vector);
+        ac_chain *c = tu_open_chain(dir, AC_OPEN_READONLY);
         ac_report *rep = verify_range(c, cases[k].start, UINT64_MAX, 1);
         if (ac_report_valid(rep) || ac_report_fail_index(rep) != cases[k].index ||
             ac_report_reason(rep) != cases[k].reason)
@@ -300,18 +250,18 @@ static void test_ranges_start_at_failure(void **state)
             assert_int_equal(ac_report_records(rep), cases[k].start);
             ac_report_free(rep);
         }
-        close_chain(c);
+        tu_close_chain(c);
     }
     /* From before the damage: the records up to it count, then the verdict. */
     char dir[4200];
-    vector_dir(dir, sizeof dir, "invalid-index-gap");
-    ac_chain *c = open_chain(dir, AC_OPEN_READONLY);
+    tu_vector_path(dir, sizeof dir, "invalid-index-gap");
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_READONLY);
     ac_report *rep = verify_range(c, 1, UINT64_MAX, 1);
     assert_int_equal(ac_report_fail_index(rep), 2);
     assert_int_equal(ac_report_reason(rep), AC_REASON_INDEX);
     assert_int_equal(ac_report_records(rep), 1);
     ac_report_free(rep);
-    close_chain(c);
+    tu_close_chain(c);
 }
 
 /* ---------------------------------------------------------------- threads */
@@ -335,10 +285,10 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 /* A chain of 3000 records with a rotation at 1500 (k1, then k2). */
 static void build_big_chain(const char *dir)
 {
-    ac_key *k1 = load_key("k1"), *k2 = load_key("k2");
+    ac_key *k1 = tu_load_key("k1"), *k2 = tu_load_key("k2");
     uint8_t p2[AC_PUBKEY_SIZE];
     ac_key_pubkey(k2, p2);
-    ac_chain *c = open_chain(dir, AC_OPEN_CREATE);
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_CREATE);
     ac_entry e[64];
     for (size_t k = 0; k < 64; k++) {
         memset(e[k].content_hash, (int)k, AC_HASH_SIZE);
@@ -358,7 +308,7 @@ static void build_big_chain(const char *dir)
         TU_OK(ac_append_batch(c, n < 1500 ? k1 : k2, e, batch, NULL, NULL));
         n += batch;
     }
-    close_chain(c);
+    tu_close_chain(c);
     ac_key_free(k1);
     ac_key_free(k2);
 }
@@ -377,15 +327,10 @@ static uint64_t signature_offset(ac_chain *c, uint64_t i)
 
 static void flip_byte(const char *dir, uint64_t off)
 {
-    char p[4300];
-    path_in(p, sizeof p, dir, "chain.bin");
-    int fd = open(p, O_RDWR);
-    assert_true(fd >= 0);
     uint8_t b;
-    assert_int_equal(pread(fd, &b, 1, (off_t)off), 1);
+    tu_peek(dir, "chain.bin", off, &b, 1);
     b ^= 0x01;
-    assert_int_equal(pwrite(fd, &b, 1, (off_t)off), 1);
-    assert_int_equal(close(fd), 0);
+    tu_poke(dir, "chain.bin", off, &b, 1);
 }
 
 static void compare_threads(ac_chain *c, uint64_t start, uint64_t end)
@@ -407,7 +352,7 @@ static int big_setup(void **state)
 {
     (void)state;
     tu_tmpdir(big_base, sizeof big_base);
-    path_in(big_dir, sizeof big_dir, big_base, "big");
+    tu_path_in(big_dir, sizeof big_dir, big_base, "big");
     build_big_chain(big_dir);
     return 0;
 }
@@ -419,23 +364,10 @@ static int big_teardown(void **state)
     return 0;
 }
 
-static void copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    assert_non_null(in);
-    assert_non_null(out);
-    uint8_t buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
-        assert_int_equal(fwrite(buf, 1, n, out), n);
-    assert_int_equal(fclose(in), 0);
-    assert_int_equal(fclose(out), 0);
-}
-
 static void test_threads_identical(void **state)
 {
     (void)state;
-    ac_chain *c = open_chain(big_dir, AC_OPEN_READONLY);
+    ac_chain *c = tu_open_chain(big_dir, AC_OPEN_READONLY);
     ac_report *rep = verify_range(c, 0, UINT64_MAX, 4);
     assert_int_equal(ac_report_valid(rep), 1);
     assert_int_equal(ac_report_records(rep), 3000);
@@ -445,19 +377,16 @@ static void test_threads_identical(void **state)
     compare_threads(c, 1501, UINT64_MAX); /* starts after the rotation */
     uint64_t sig2345 = signature_offset(c, 2345), sig2999 = signature_offset(c, 2999);
     uint64_t sig700 = signature_offset(c, 700);
-    close_chain(c);
+    tu_close_chain(c);
 
     /* Damage, in a copy: late in the chain, then earlier; the first
      * failure wins, the same for every thread count. */
-    char dir[2100], from[2200], to[2200];
-    path_in(dir, sizeof dir, big_base, "damaged");
-    assert_int_equal(mkdir(dir, 0700), 0);
-    path_in(from, sizeof from, big_dir, "chain.bin");
-    path_in(to, sizeof to, dir, "chain.bin");
-    copy_file(from, to);
+    char dir[2100];
+    tu_subdir(dir, sizeof dir, big_base, "damaged");
+    tu_copy(big_dir, dir, "chain.bin");
     flip_byte(dir, sig2999);
     flip_byte(dir, sig2345);
-    c = open_chain(dir, AC_OPEN_READONLY);
+    c = tu_open_chain(dir, AC_OPEN_READONLY);
     rep = verify_range(c, 0, UINT64_MAX, 4);
     assert_int_equal(ac_report_valid(rep), 0);
     assert_int_equal(ac_report_fail_index(rep), 2345);
@@ -470,14 +399,14 @@ static void test_threads_identical(void **state)
     rep = verify_range(c, 0, 2344, 4);
     assert_int_equal(ac_report_valid(rep), 1);
     ac_report_free(rep);
-    close_chain(c);
+    tu_close_chain(c);
     flip_byte(dir, sig700);
-    c = open_chain(dir, AC_OPEN_READONLY);
+    c = tu_open_chain(dir, AC_OPEN_READONLY);
     rep = verify_range(c, 0, UINT64_MAX, 4);
     assert_int_equal(ac_report_fail_index(rep), 700);
     ac_report_free(rep);
     compare_threads(c, 0, UINT64_MAX);
-    close_chain(c);
+    tu_close_chain(c);
     tu_rmtree(dir);
 }
 
@@ -485,7 +414,7 @@ static void test_threads_identical(void **state)
 static void test_progress(void **state)
 {
     (void)state;
-    ac_chain *c = open_chain(big_dir, AC_OPEN_READONLY);
+    ac_chain *c = tu_open_chain(big_dir, AC_OPEN_READONLY);
     static const struct {
         uint64_t start, end, want_done;
     } ranges[] = {{0, UINT64_MAX, 3000}, {0, 2999, 3000}, {500, 1999, 2000}};
@@ -509,7 +438,7 @@ static void test_progress(void **state)
             assert_int_equal(log.last_total, ranges[k].want_done); /* never 0 */
         }
     }
-    close_chain(c);
+    tu_close_chain(c);
 }
 
 /* ---------------------------------------------------------------- witness warnings */
@@ -556,7 +485,7 @@ static void test_witness_warnings(void **state)
         {T + 101 * S, {true, true, true, U + 4 * S + S / 2, UINT64_MAX}}, /* 0.5 s off: fine */
     };
     const size_t n = sizeof recs / sizeof recs[0];
-    ac_key *key = load_key("k1");
+    ac_key *key = tu_load_key("k1");
     det_buf chain = {0}, w = {0};
     uint8_t prev[AC_HASH_SIZE] = {0};
     uint64_t offs[8];
@@ -583,15 +512,11 @@ static void test_witness_warnings(void **state)
         TU_OK(rec_build_frame(&f, key, &chain, &body_off, NULL));
         TU_OK(ac_sha256(chain.data + body_off, chain.len - body_off, prev, NULL));
     }
-    char dir[4096], p[4200];
+    char dir[4096];
     tu_tmpdir(dir, sizeof dir);
-    path_in(p, sizeof p, dir, "chain.bin");
-    FILE *fp = fopen(p, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(chain.data, 1, chain.len, fp), chain.len);
-    assert_int_equal(fclose(fp), 0);
+    tu_spew(dir, "chain.bin", chain.data, chain.len);
 
-    ac_chain *c = open_chain(dir, AC_OPEN_READONLY);
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_READONLY);
     ac_report *rep = verify_range(c, 0, UINT64_MAX, 1);
     if (!ac_report_valid(rep))
         fail_msg("%s", ac_report_detail(rep));
@@ -625,7 +550,7 @@ static void test_witness_warnings(void **state)
     assert_int_equal(ac_report_warning_count(rep), 1);
     assert_int_equal(ac_report_warning(rep, 0)->code, AC_WARN_CHAIN_SIZE);
     ac_report_free(rep);
-    close_chain(c);
+    tu_close_chain(c);
     det_buf_free(&chain);
     det_buf_free(&w);
     ac_key_free(key);
@@ -644,7 +569,7 @@ static void test_reason_names(void **state)
 
 int main(void)
 {
-    if (sodium_init() < 0)
+    if (tu_init() != 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),

@@ -34,12 +34,6 @@ static int machine_boot_id(uint8_t out[16])
     return 1;
 }
 
-static bool key_is(const cbor_item_t *k, const char *want)
-{
-    return cbor_isa_string(k) && cbor_string_length(k) == strlen(want) &&
-           memcmp(cbor_string_handle(k), want, strlen(want)) == 0;
-}
-
 static void test_collect_decodes(void **state)
 {
     (void)state;
@@ -71,18 +65,18 @@ static void test_collect_decodes(void **state)
     struct cbor_pair *pairs = cbor_map_handle(map);
     size_t i = 0;
     if (has_boot) {
-        assert_true(key_is(pairs[i].key, "boot_id"));
+        assert_true(tu_cbor_key_is(pairs[i].key, "boot_id"));
         assert_true(cbor_isa_bytestring(pairs[i].value));
         assert_int_equal(cbor_bytestring_length(pairs[i].value), 16);
         assert_memory_equal(cbor_bytestring_handle(pairs[i].value), want_boot, 16);
         i++;
     }
-    assert_true(key_is(pairs[i].key, "uptime_us"));
+    assert_true(tu_cbor_key_is(pairs[i].key, "uptime_us"));
     assert_true(cbor_isa_uint(pairs[i].value));
     uint64_t up = cbor_get_int(pairs[i].value);
     assert_true(up >= before && up <= after);
     i++;
-    assert_true(key_is(pairs[i].key, "chain_size"));
+    assert_true(tu_cbor_key_is(pairs[i].key, "chain_size"));
     assert_true(cbor_isa_uint(pairs[i].value));
     assert_int_equal(cbor_get_int(pairs[i].value), 12345);
     cbor_decref(&map);
@@ -234,14 +228,9 @@ static void test_now_us(void **state)
     assert_true(ac_now_us() >= now);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_collect_decodes),
         cmocka_unit_test(test_collect_bytes),
         cmocka_unit_test(test_read_round_trip),
         cmocka_unit_test(test_read_foreign_maps),
-        cmocka_unit_test(test_now_us),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_now_us))
