@@ -96,7 +96,7 @@ $(BUILD)/tests/fault_shim.so: tests/helpers/fault_shim.c | $(BUILD)/tests
 check: check-fast check-asan
 
 check-fast: all $(TEST_BIN) $(HELPER_BIN)
-	@BUILD=$(BUILD) tests/run.sh
+	@BUILD=$(BUILD) SAN=$(SAN) tests/run.sh
 
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 check-fast
@@ -114,7 +114,8 @@ install: all
 	install -m 0755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libattestchain.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libattestchain.so.$(SOVERSION)
 	ln -sf libattestchain.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libattestchain.so
-	install -m 0644 $(BUILD)/attestchain.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' attestchain.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attestchain.pc
 	install -m 0755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 docs/attestchain.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
