@@ -101,6 +101,10 @@ static int prepare(ac_chain *c, const ac_key *key, ac_error *err)
         return rc;
     uint8_t pub[AC_PUBKEY_SIZE];
     ac_key_pubkey(key, pub);
+    if (c->st.record_count > 0 && sodium_is_zero(c->st.signer, AC_PUBKEY_SIZE))
+        return ac_fail(err, AC_EUNAUTHORIZED, (int64_t)c->st.record_count,
+                       "%s: record %llu: no key may sign: a rotation handed authority to a key "
+                       "it had retired before", c->dir, (unsigned long long)c->st.record_count);
     if (c->st.record_count > 0 && sodium_memcmp(pub, c->st.signer, AC_PUBKEY_SIZE) != 0) {
         char want[2 * AC_PUBKEY_SIZE + 1];
         ac_hex_encode(c->st.signer, AC_PUBKEY_SIZE, want);
