@@ -192,8 +192,11 @@ int fail_append(ac_chain *chain, const ac_error *err)
         ac_state st;
         ac_error ignored;
         char key[KEY_HEX_LEN], hint[192];
+        static const uint8_t nobody[AC_PUBKEY_SIZE];
         if (ac_chain_state(chain, &st, &ignored) != AC_OK)
             return fail_ac(err, "use the key of the last rotation");
+        if (memcmp(st.signer, nobody, AC_PUBKEY_SIZE) == 0)
+            return fail_ac(err, "the chain cannot be extended; start a new one");
         ac_hex_encode(st.signer, AC_PUBKEY_SIZE, key);
         snprintf(hint, sizeof hint, "the chain's current key is %s; use the key of the last rotation",
                  key);
