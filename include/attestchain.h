@@ -183,7 +183,9 @@ typedef struct ac_state {
     uint64_t last_append_at; /* claimed_ts of the last record, µs */
     uint64_t chain_size;     /* bytes of chain.bin covered (complete frames) */
     uint64_t head_offset;    /* offset of the last record's frame */
-    uint8_t signer[AC_PUBKEY_SIZE]; /* the key authorized to sign the next record */
+    uint8_t signer[AC_PUBKEY_SIZE]; /* the key authorized to sign the next record; all
+                                       zeros if none may (a rotation back to a key
+                                       retired before: SPEC 4.4) */
 } ac_state;
 
 /* The chain's head state, checked against chain.bin (rebuilt from it when the
