@@ -135,6 +135,7 @@ typedef struct key_set {
 } key_set;
 
 bool key_set_has(const key_set *s, const uint8_t key[AC_PUBKEY_SIZE]);
+int key_set_add(key_set *s, const uint8_t key[AC_PUBKEY_SIZE]); /* AC_OK or AC_ENOMEM */
 void key_set_free(key_set *s);
 
 /* Applies a valid rotation by the authorized key `signer` to `new_key`: the

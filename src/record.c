@@ -195,18 +195,25 @@ void key_set_free(key_set *s)
     memset(s, 0, sizeof *s);
 }
 
+int key_set_add(key_set *s, const uint8_t key[AC_PUBKEY_SIZE])
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 8;
+        uint8_t(*k)[AC_PUBKEY_SIZE] = realloc(s->keys, cap * sizeof *k);
+        if (k == NULL)
+            return AC_ENOMEM;
+        s->keys = k;
+        s->cap = cap;
+    }
+    memcpy(s->keys[s->n++], key, AC_PUBKEY_SIZE);
+    return AC_OK;
+}
+
 int authority_rotate(key_set *retired, uint8_t signer[AC_PUBKEY_SIZE],
                      const uint8_t new_key[AC_PUBKEY_SIZE])
 {
-    if (retired->n == retired->cap) {
-        size_t cap = retired->cap ? 2 * retired->cap : 8;
-        uint8_t(*k)[AC_PUBKEY_SIZE] = realloc(retired->keys, cap * sizeof *k);
-        if (k == NULL)
-            return AC_ENOMEM;
-        retired->keys = k;
-        retired->cap = cap;
-    }
-    memcpy(retired->keys[retired->n++], signer, AC_PUBKEY_SIZE);
+    if (key_set_add(retired, signer) != AC_OK)
+        return AC_ENOMEM;
     if (key_set_has(retired, new_key))
         memset(signer, 0, AC_PUBKEY_SIZE);
     else

@@ -249,11 +249,37 @@ static bool maybe_rotation(const uint8_t *body, uint32_t len)
 
 typedef struct roll {
     ac_state st;
-    key_set retired;
+    key_set retired;     /* keys retired by rotations before the head */
+    bool retired_known;  /* false while the roll began after record 0 and has
+                            not needed the history before it */
+    uint64_t base;       /* records before the roll began */
     uint64_t *offs; /* offsets of the frames found */
     size_t n, cap;
     uint64_t last_len;
 } roll;
+
+/* A roll that began at a checkpoint learns the keys retired before it only
+ * when a rotation needs them (a rotation back to one leaves nobody
+ * authorized), by a scan of the history; rotations are rare. */
+static int learn_retired(ac_chain *c, roll *r)
+{
+    if (r->retired_known)
+        return AC_OK;
+    uint8_t signer[AC_PUBKEY_SIZE], prev[AC_HASH_SIZE];
+    uint64_t off;
+    key_set before = {0};
+    if (state_history(c, r->base, signer, prev, &off, &before, NULL) == AC_OK) {
+        for (size_t i = 0; i < r->retired.n; i++) /* none yet, in practice */
+            if (key_set_add(&before, r->retired.keys[i]) != AC_OK) {
+                key_set_free(&before);
+                return AC_ENOMEM;
+            }
+        key_set_free(&r->retired);
+        r->retired = before;
+    }
+    r->retired_known = true; /* a damaged history: verify will say where */
+    return AC_OK;
+}
 
 static int roll_frame(ac_chain *c, roll *r, uint64_t off, const uint8_t *body, uint32_t len)
 {
@@ -284,7 +310,7 @@ static int roll_frame(ac_chain *c, roll *r, uint64_t off, const uint8_t *body, u
     if (maybe_rotation(body, len) && rec_decode(body, len, &rec, NULL) == 0 &&
         memcmp(rec.signer, r->st.signer, AC_PUBKEY_SIZE) == 0 &&
         rec_rotation(&rec, new_key) == 1 &&
-        authority_rotate(&r->retired, r->st.signer, new_key) != AC_OK)
+        (learn_retired(c, r) != AC_OK || authority_rotate(&r->retired, r->st.signer, new_key) != AC_OK))
         return AC_ENOMEM;
     r->offs[r->n++] = off;
     r->st.record_count++;
@@ -435,6 +461,8 @@ int state_sync(ac_chain *c, bool check_head, ac_error *err)
         memset(&r.st, 0, sizeof r.st);
     }
     uint64_t first = r.st.record_count;
+    r.retired_known = first == 0;
+    r.base = first;
     bool head_ok;
     rc = roll_forward(c, &r, size, &head_ok, err);
     /* After damage the state covers the good frames before it: reads work,
@@ -456,7 +484,7 @@ int state_history(ac_chain *c, uint64_t before, uint8_t signer[AC_PUBKEY_SIZE],
                   uint8_t prev_hash[AC_HASH_SIZE], uint64_t *next_off, key_set *retired,
                   ac_error *err)
 {
-    roll r = {0};
+    roll r = {.retired_known = true};
     frame_win w;
     uint64_t size;
     int rc = chain_file_size(c, &size, err);

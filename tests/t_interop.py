@@ -193,6 +193,37 @@ class InteropCase(ToolCase):
         self.py_verify(chain, 10)
         self.assertEqual(self.tool_head(chain)["records"], 10)
 
+    # ------------------------------------------------------------ retired keys
+    def test_rotation_back_to_a_retired_key(self):
+        """SPEC 4.4: a retired key is never authorized again.  The Python store
+        accepts a rotation back to one and records signed by it; this tool
+        finds the first such record unauthorized, and refuses to append: also
+        when the rotation comes after a checkpoint of its own, whose history
+        it must then look up."""
+        self.copy_keys()
+        chain = self.path("back")
+        k1, k2 = load_key("k1"), load_key("k2")
+        self.ok("append", "-C", chain, "-k", self.key("k1"), "--hash", "01" * 32)
+        self.ok("rotate", "-C", chain, "-k", self.key("k1"), "--new-key", self.key("k2"))
+        self.ok("append", "-C", chain, "-k", self.key("k2"), "--hash", "02" * 32)
+        ours = acutil.read_bytes(os.path.join(chain, "state.cbor"))  # covers records 0..2
+        # The tool itself refuses the rotation back.
+        self.fails(2, "rotate", "-C", chain, "-k", self.key("k2"), "--new-key", self.key("k1"))
+        cs = ChainStore(Path(chain))
+        cs.append_key_rotation(k2, k1)                                  # record 3
+        self.py_append(chain, k1, 1, 9)                                 # record 4
+        self.assertTrue(ChainStore(Path(chain)).verify_chain())  # the original is fooled
+        v = self.verify(chain, want_exit=1)
+        self.assertEqual((v["index"], v["reason"]), (4, "unauthorized"), v)
+        # Our checkpoint from before the rotation back, as if Python had left it.
+        with open(os.path.join(chain, "state.cbor"), "wb") as f:
+            f.write(ours)
+        before = acutil.read_bytes(os.path.join(chain, "chain.bin"))
+        for key in ("k1", "k2"):
+            p = self.fails(2, "append", "-C", chain, "-k", self.key(key), "--hash", "03" * 32)
+            self.assertIn("no key may sign", p.stderr)
+        self.assertEqual(acutil.read_bytes(os.path.join(chain, "chain.bin")), before)
+
     # ------------------------------------------------------------ (c)
     def test_python_fork_window(self):
         self.copy_keys()
