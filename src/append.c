@@ -181,23 +181,19 @@ static int build_batch(ac_chain *c, const ac_key *key, const pending *p, size_t 
             break;
         size_t body_len = out->len - body_off;
         if (st->record_count == 0) {
-            ac_rec rec;
-            uint8_t *canon = malloc(body_len);
-            if (canon == NULL || rec_decode(out->data + body_off, body_len, &rec, NULL) != 0) {
-                free(canon);
-                rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
+            rc = rec_chain_id(out->data + body_off, body_len, c->hasher, st->chain_id, NULL);
+            if (rc == AC_ENOMEM) {
+                rc = ac_fail(err, rc, -1, "out of memory");
                 break;
             }
-            size_t clen = rec_canonical(out->data + body_off, body_len, &rec, canon);
-            rc = hasher_digest(c->hasher, canon, clen, st->chain_id);
-            free(canon);
             st->created_at = f.claimed_ts;
             memcpy(st->signer, f.signer, AC_PUBKEY_SIZE);
         }
         if (rc == AC_OK)
             rc = hasher_digest(c->hasher, out->data + body_off, body_len, st->head_hash);
         if (rc != AC_OK) {
-            rc = ac_fail(err, rc, -1, "SHA-256 failed");
+            rc = ac_fail(err, rc, (int64_t)f.chain_index, "record %llu: cannot compute its hashes",
+                         (unsigned long long)f.chain_index);
             break;
         }
         if (strcmp(f.content_type, AC_ROTATION_CONTENT_TYPE) == 0 &&

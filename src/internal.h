@@ -92,6 +92,8 @@ void det_put_simple(det_buf *b, det_type t); /* DET_FALSE, DET_TRUE, DET_NULL */
 
 /* ---------------------------------------------------------------- record.c */
 
+typedef struct ac_hasher ac_hasher; /* hash.c */
+
 /* A decoded record: a view whose pointers point into the frame body. */
 typedef struct ac_rec {
     uint64_t version;
@@ -121,6 +123,12 @@ int rec_decode(const uint8_t *body, size_t len, ac_rec *out, const char **why);
 /* The canonical bytes (the body without its signature entry) into `out`,
  * which holds at least `len` bytes; returns their length. */
 size_t rec_canonical(const uint8_t *body, size_t len, const ac_rec *rec, uint8_t *out);
+
+/* The chain id a frame body gives as record 0: SHA-256 of its canonical
+ * bytes.  Fills *rec (may be NULL) with the decoded view.  AC_OK,
+ * AC_ECORRUPT (not a record), AC_ENOMEM, or the hasher's error. */
+int rec_chain_id(const uint8_t *body, size_t len, ac_hasher *h, uint8_t out[AC_HASH_SIZE],
+                 ac_rec *rec);
 
 /* Whether the record is a rotation, and if so whether it is well formed
  * (section 4.4): sets *new_key.  Returns 0 not a rotation, 1 a valid
@@ -196,7 +204,6 @@ void key_sign(const ac_key *key, const uint8_t *msg, size_t len, uint8_t sig[AC_
 /* ---------------------------------------------------------------- hash.c */
 
 /* A reusable SHA-256 context (EVP_MD fetched once per chain, not per call). */
-typedef struct ac_hasher ac_hasher;
 ac_hasher *hasher_new(void);
 void hasher_free(ac_hasher *h);
 int hasher_digest(ac_hasher *h, const void *data, size_t len, uint8_t out[AC_HASH_SIZE]);

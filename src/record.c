@@ -145,6 +145,23 @@ size_t rec_canonical(const uint8_t *body, size_t len, const ac_rec *rec, uint8_t
     return 1 + head + (len - rec->sig_end);
 }
 
+int rec_chain_id(const uint8_t *body, size_t len, ac_hasher *h, uint8_t out[AC_HASH_SIZE],
+                 ac_rec *rec)
+{
+    ac_rec view;
+    if (rec == NULL)
+        rec = &view;
+    if (rec_decode(body, len, rec, NULL) != 0)
+        return AC_ECORRUPT;
+    uint8_t *canon = malloc(len);
+    if (canon == NULL)
+        return AC_ENOMEM;
+    size_t clen = rec_canonical(body, len, rec, canon);
+    int rc = hasher_digest(h, canon, clen, out);
+    free(canon);
+    return rc;
+}
+
 static int hex_nibble(uint8_t c)
 {
     if (c >= '0' && c <= '9')

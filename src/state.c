@@ -199,14 +199,8 @@ static bool chain_id_matches(ac_chain *c, const ac_state *st, uint64_t file_size
         return false;
     ac_rec rec;
     uint8_t id[AC_HASH_SIZE];
-    uint8_t *canon = malloc(len);
-    bool ok = canon != NULL && rec_decode(body, len, &rec, NULL) == 0;
-    if (ok) {
-        size_t clen = rec_canonical(body, len, &rec, canon);
-        ok = hasher_digest(c->hasher, canon, clen, id) == AC_OK &&
-             memcmp(id, st->chain_id, AC_HASH_SIZE) == 0 && rec.claimed_ts == st->created_at;
-    }
-    free(canon);
+    bool ok = rec_chain_id(body, len, c->hasher, id, &rec) == AC_OK &&
+              memcmp(id, st->chain_id, AC_HASH_SIZE) == 0 && rec.claimed_ts == st->created_at;
     free(body);
     return ok;
 }
@@ -255,7 +249,6 @@ typedef struct roll {
     uint64_t base;       /* records before the roll began */
     uint64_t *offs; /* offsets of the frames found */
     size_t n, cap;
-    uint64_t last_len;
 } roll;
 
 /* A roll that began at a checkpoint learns the keys retired before it only
@@ -293,14 +286,7 @@ static int roll_frame(ac_chain *c, roll *r, uint64_t off, const uint8_t *body, u
     }
     ac_rec rec;
     if (r->st.record_count == 0) {
-        if (rec_decode(body, len, &rec, NULL) != 0)
-            return AC_ECORRUPT;
-        uint8_t *canon = malloc(len);
-        if (canon == NULL)
-            return AC_ENOMEM;
-        size_t clen = rec_canonical(body, len, &rec, canon);
-        int rc = hasher_digest(c->hasher, canon, clen, r->st.chain_id);
-        free(canon);
+        int rc = rec_chain_id(body, len, c->hasher, r->st.chain_id, &rec);
         if (rc != AC_OK)
             return rc;
         r->st.created_at = rec.claimed_ts;
@@ -316,7 +302,6 @@ static int roll_frame(ac_chain *c, roll *r, uint64_t off, const uint8_t *body, u
     r->st.record_count++;
     r->st.head_offset = off;
     r->st.chain_size = off + 4 + len;
-    r->last_len = len;
     return AC_OK;
 }
 
