@@ -16,9 +16,13 @@ VERSION := 1.0.0
 SOVERSION := 1
 
 PKGS := libsodium libcrypto libcbor jansson
+# Packages are checked (and installed, as root) only for goals that build.
+NODEPS_GOALS := clean uninstall deps help
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 DEPS_OK := $(shell scripts/deps.sh >&2 && echo yes)
 ifneq ($(DEPS_OK),yes)
 $(error missing packages (see the message above))
+endif
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
@@ -39,8 +43,8 @@ LIB_SRC := $(wildcard src/*.c)
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_OBJ := $(TOOL_SRC:tools/%.c=$(BUILD)/obj/tools/%.o)
-TEST_SRC := $(wildcard tests/test_*.c)
-TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELPER_SRC := $(filter-out tests/helpers/fault_shim.c,$(wildcard tests/helpers/*.c))
 HELPER_BIN := $(TEST_HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%) $(BUILD)/tests/fault_shim.so
 BENCH_SRC := $(wildcard bench/*.c)
@@ -80,14 +84,14 @@ $(BUILD)/attestchain.pc: attestchain.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Unit tests link the static library's objects directly so they can reach
-# internal functions; each tests/test_X.c mirrors src/X.c.
-$(BUILD)/tests/test_%: tests/test_%.c tests/testutil.h $(LIB_OBJ) | $(BUILD)/tests
-	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(LIB_OBJ) $(LDFLAGS_ALL) $(PKG_LIBS) $(CMOCKA_LIBS)
+# internal functions; each tests/unit/test_X.c mirrors src/X.c.
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/testutil.h $(LIB_OBJ) | $(BUILD)/tests
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(LIB_OBJ) $(LDFLAGS_ALL) $(PKG_LIBS) $(CMOCKA_LIBS)
 
 $(BUILD)/tests/%: tests/helpers/%.c $(STATIC) | $(BUILD)/tests
-	$(CC) $(CFLAGS_ALL) -Itests -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PKG_LIBS)
 
-# The fault-injection shim is LD_PRELOADed into the tool (tests/t_faults.py):
+# The fault-injection shim is LD_PRELOADed into the tool (tests/e2e/t_faults.py):
 # a shared object of its own, without sanitizers, not linked with the library.
 $(BUILD)/tests/fault_shim.so: tests/helpers/fault_shim.c | $(BUILD)/tests
 	$(CC) -std=c11 -D_GNU_SOURCE -fPIC -shared -O2 -g $(WARN) -o $@ $< -ldl

@@ -22,7 +22,7 @@ for t in "$BUILD"/tests/test_*; do
         failed=$((failed + 1)); echo "FAIL $name"; cat "$log"
     fi
 done
-for t in tests/t_*.py; do
+for t in tests/e2e/t_*.py; do
     [ -f "$t" ] || continue
     name=$(basename "$t" .py)
     /usr/bin/python3 "$t" >"$log" 2>&1

@@ -17,7 +17,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for t in crash powercut faults concurrency secrets; do
     start=$(date +%s)
-    /usr/bin/python3 "tests/t_$t.py" >"$log" 2>&1
+    /usr/bin/python3 "tests/e2e/t_$t.py" >"$log" 2>&1
     rc=$?
     took=$(($(date +%s) - start))
     # The summary is the last line that starts with the test's name.

@@ -1,4 +1,4 @@
-/* ac_keyfile: the library's key-file calls, for tests/t_secrets.py.
+/* ac_keyfile: the library's key-file calls, for tests/e2e/t_secrets.py.
  *
  *   ac_keyfile save PATH      ac_key_generate + ac_key_save; exit 0 saved,
  *                             3 refused because PATH exists (AC_EEXIST),

@@ -1,5 +1,5 @@
 /* ac_recover: what a writer does first after a crash or power cut, on each of
- * many prepared chain directories in one process (tests/t_powercut.py makes
+ * many prepared chain directories in one process (tests/e2e/t_powercut.py makes
  * thousands of them; one process each would spend the run loading libraries).
  *
  *   ac_recover KEYFILE TAG DIR...

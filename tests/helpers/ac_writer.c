@@ -1,5 +1,5 @@
 /* ac_writer: appends records through the library, for the crash, power-cut
- * and concurrency tests (tests/t_crash.py, t_powercut.py, t_concurrency.py).
+ * and concurrency tests (tests/e2e/t_crash.py, t_powercut.py, t_concurrency.py).
  *
  *   ac_writer DIR KEYFILE TAG COUNT [BATCH]
  *

@@ -1,5 +1,5 @@
 /* fault_shim.so: an LD_PRELOAD library that makes one chosen system call
- * fail, for tests/t_faults.py.  Built as a shared object without sanitizers
+ * fail, for tests/e2e/t_faults.py.  Built as a shared object without sanitizers
  * (Makefile rule for $(BUILD)/tests/fault_shim.so); not linked with the
  * library.
  *

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("AC_BUILD") or os.path.join(REPO, "build")
 TARGETS = ["fuzz_record", "fuzz_cbor", "fuzz_meta_json", "fuzz_state", "fuzz_chain",
            "fuzz_verify"]

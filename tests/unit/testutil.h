@@ -3,7 +3,7 @@
  * shared vectors (files, keys, case.json), chain handles that fail the test
  * with the library's message, test chains of N records, and main().
  *
- * Everything is static inline, so the Makefile builds each tests/test_X.c
+ * Everything is static inline, so the Makefile builds each tests/unit/test_X.c
  * on its own.  A helper fails the running test (cmocka) on any error it is
  * not asked to report; the caller checks only what the test is about. */
 #ifndef AC_TESTUTIL_H

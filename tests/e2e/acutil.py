@@ -21,7 +21,7 @@ import sys
 import tempfile
 import unittest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOOL = os.environ.get("AC_TOOL") or os.path.join(REPO, "build", "attestchain")
 VECTORS = os.environ.get("AC_VECTORS") or os.path.join(REPO, "tests", "vectors")
 KEYS = os.path.join(VECTORS, "keys")

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("AC_BUILD") or os.path.join(REPO, "build")
 TOOL = os.environ.get("AC_TOOL") or os.path.join(BUILD, "attestchain")
 VECTORS = os.environ.get("AC_VECTORS") or os.path.join(REPO, "tests", "vectors")
