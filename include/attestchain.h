@@ -195,15 +195,46 @@ int ac_chain_state(ac_chain *chain, ac_state *out, ac_error *err);
 /* 1 if the chain holds no complete record, 0 if it does. */
 int ac_chain_is_empty(ac_chain *chain, ac_error *err);
 
+/* What state.cbor says was committed, against what chain.bin holds. */
+typedef struct ac_loss {
+    uint64_t committed_records; /* record_count in state.cbor */
+    uint64_t committed_size;    /* its chain_size (0 when it names none) */
+    uint64_t records;           /* complete, checked records in chain.bin */
+    uint64_t size;              /* the bytes they take */
+} ac_loss;
+
+/* 1 if records were lost (state.cbor, of this chain, says more was
+ * committed than chain.bin holds; appends refuse and verify fails with
+ * `truncated`), 0 if not; *out filled either way.  docs/format.md 6. */
+int ac_chain_loss(ac_chain *chain, ac_loss *out, ac_error *err);
+
+/* The explicit recovery from a loss: keeps the old state.cbor beside the
+ * new one as state.cbor.lost-<µs>, whose name goes to kept_as (a buffer of
+ * kept_size bytes; "" when nothing was lost), and writes a state.cbor for
+ * chain.bin as it is, so that appends can go on.  *out says what was lost.
+ * AC_ECORRUPT if the chain is damaged (that is no loss to accept). */
+ac_status ac_chain_recover(ac_chain *chain, ac_loss *out, char *kept_as, size_t kept_size,
+                           ac_error *err);
+
 /* ---------------------------------------------------------------- records */
 
 typedef struct ac_record ac_record; /* one decoded record */
 
-/* Record `index`, by one seek and one read through the offset index.
- * AC_ENOTFOUND past the head; AC_ECORRUPT if the frame does not decode. */
+/* Record `index`, UNVERIFIED: by one seek and one read through the offset
+ * index (a cache anyone who can write the directory can forge), checked
+ * only to decode with its own chain_index.  For speed where the chain was
+ * verified; show a user ac_chain_get_verified's record.  AC_ENOTFOUND past
+ * the head; AC_ECORRUPT if the frame does not decode. */
 int ac_chain_get(ac_chain *chain, uint64_t index, ac_record **out, ac_error *err);
 
-/* The last record. AC_ENOTFOUND if the chain is empty. */
+/* Record `index`, checked as docs/format.md section 6 asks of a record shown
+ * to a user: its chain_index, its signature by the key authorized at that
+ * index, and its link to the record after it (for the head: the head hash).
+ * AC_ECORRUPT naming the failure when it does not pass. */
+int ac_chain_get_verified(ac_chain *chain, uint64_t index, ac_record **out, ac_error *err);
+
+/* The last record, checked like ac_chain_get_verified's. AC_ENOTFOUND if
+ * the chain is empty. */
 int ac_chain_head(ac_chain *chain, ac_record **out, ac_error *err);
 
 void ac_record_free(ac_record *rec);
@@ -229,7 +260,9 @@ const uint8_t *ac_record_bytes(const ac_record *rec, size_t *len);
 int ac_record_metadata_json(const ac_record *rec, char **json, ac_error *err);
 int ac_record_witnesses_json(const ac_record *rec, char **json, ac_error *err);
 
-/* Iterates records start..end inclusive (end = UINT64_MAX: to the head). */
+/* Iterates records start..end inclusive (end = UINT64_MAX: to the head),
+ * each checked like ac_chain_get_verified's: ac_iter_next returns
+ * AC_ECORRUPT, naming the record, at the first that does not pass. */
 typedef struct ac_iter ac_iter;
 int ac_iter_open(ac_chain *chain, uint64_t start, uint64_t end, ac_iter **out, ac_error *err);
 /* 1 and a record in *out (free it), 0 at the end, or a negative code. */
@@ -278,9 +311,16 @@ typedef enum ac_reason {
     AC_REASON_SIGNATURE,    /* signature does not verify */
     AC_REASON_UNAUTHORIZED, /* signed by a key not authorized there */
     AC_REASON_ROTATION,     /* malformed key rotation */
+    AC_REASON_TRUNCATED,    /* missing: state.cbor says more was committed */
+    AC_REASON_CHECKPOINT,   /* rewritten: a signed checkpoint disagrees */
+    AC_REASON_PINNED_KEY,   /* record 0 is not signed by opt->genesis_key */
+    AC_REASON_PINNED_CHAIN_ID, /* the chain id is not opt->chain_id */
+    AC_REASON_PINNED_HEAD,  /* no record has the hash opt->contains_hash */
 } ac_reason;
 
-/* "frame", "decode", ... as in the format's section 8; "" for NONE. */
+/* "frame", "decode", ... "truncated", "checkpoint" as in docs/format.md
+ * section 8; "pinned_key", "pinned_chain_id", "pinned_head" for the pins;
+ * "" for NONE. */
 const char *ac_reason_name(ac_reason reason);
 
 typedef enum ac_warning_code {
@@ -307,6 +347,11 @@ typedef struct ac_verify_options {
     ac_progress_fn progress; /* may be NULL; done = index of the next record to
                                 check, total = last index to check + 1 */
     void *progress_ctx;
+    /* Pins, each NULL or checked after every record passed: */
+    const uint8_t *genesis_key;   /* AC_PUBKEY_SIZE: must have signed record 0 */
+    const uint8_t *chain_id;      /* AC_HASH_SIZE: must be the chain's id */
+    const uint8_t *contains_hash; /* AC_HASH_SIZE: a record hash known from earlier
+                                     that must be in the range checked */
 } ac_verify_options;
 
 /* Fills defaults: the whole chain, the chain's thread count, no progress. */

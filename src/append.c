@@ -37,8 +37,8 @@ int chain_checkpoint(ac_chain *c, ac_error *err)
     int rc = lock_chain(c, err);
     if (rc != AC_OK)
         return rc;
-    rc = state_sync(c, true, err);
-    if (rc == AC_OK && c->torn_len == 0)
+    rc = state_sync(c, err);
+    if (rc == AC_OK)
         rc = state_save(c, err);
     else if (rc == AC_ECORRUPT)
         rc = AC_OK; /* no checkpoint for a damaged chain: verify reports it */
@@ -62,22 +62,37 @@ static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
     return 0;
 }
 
+/* Copies [off, off + len) of the chain into fd, in chunks: a torn tail of
+ * garbage can be large. */
+static int copy_span(ac_chain *c, uint64_t off, uint64_t len, int fd)
+{
+    enum { CHUNK = 1u << 20 };
+    for (uint64_t done = 0; done < len;) {
+        uint64_t n = len - done < CHUNK ? len - done : CHUNK;
+        uint8_t *bytes;
+        if (read_span(c->fd, off + done, off + done + n, &bytes) != 0)
+            return -1;
+        int w = write_all(fd, bytes, (size_t)n, done);
+        free(bytes);
+        if (w != 0)
+            return -1;
+        done += n;
+    }
+    return 0;
+}
+
 /* Saves an incomplete last frame beside the chain, then cuts it off. */
 static int cut_torn_tail(ac_chain *c, ac_error *err)
 {
-    uint8_t *bytes;
     uint64_t off = c->torn_off, len = c->torn_len;
-    if (read_span(c->fd, off, off + len, &bytes) != 0)
-        return ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": cannot read torn tail", c->dir);
     char name[96];
     snprintf(name, sizeof name, AC_CHAIN_FILE ".torn-%" PRIu64 "-%" PRIu64, off, ac_now_us());
     int fd = openat(c->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
     int rc = AC_OK;
-    if (fd < 0 || write_all(fd, bytes, (size_t)len, 0) != 0 || fsync(fd) != 0)
+    if (fd < 0 || copy_span(c, off, len, fd) != 0 || fsync(fd) != 0)
         rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot save torn tail", c->dir, name);
     if (fd >= 0)
         close(fd);
-    free(bytes);
     if (rc != AC_OK) {
         unlinkat(c->dirfd, name, 0);
         return rc;
@@ -88,36 +103,34 @@ static int cut_torn_tail(ac_chain *c, ac_error *err)
     return AC_OK;
 }
 
-/* Under the lock: the state current, the tail clean, the key authorized. */
+/* Under the lock: the state current and undamaged, nothing committed lost,
+ * the key authorized, and only then the torn tail cut. */
 static int prepare(ac_chain *c, const ac_key *key, ac_error *err)
 {
-    bool checkpoint;
-    int rc = state_sync(c, true, err);
+    int rc = state_sync(c, err);
     if (rc == AC_OK)
-        rc = state_check_committed(c, &checkpoint, err);
+        rc = state_check_committed(c, err);
     if (rc != AC_OK)
-        return rc;
-    if (c->torn_len > 0 && (rc = cut_torn_tail(c, err)) != AC_OK)
         return rc;
     uint8_t pub[AC_PUBKEY_SIZE];
     ac_key_pubkey(key, pub);
-    if (c->st.record_count > 0 && sodium_is_zero(c->st.signer, AC_PUBKEY_SIZE))
-        return ac_fail(err, AC_EUNAUTHORIZED, (int64_t)c->st.record_count,
+    if (c->f.st.record_count > 0 && sodium_is_zero(c->f.st.signer, AC_PUBKEY_SIZE))
+        return ac_fail(err, AC_EUNAUTHORIZED, (int64_t)c->f.st.record_count,
                        "%s: record %llu: no key may sign: a rotation handed authority to a key "
-                       "it had retired before", c->dir, (unsigned long long)c->st.record_count);
-    if (c->st.record_count > 0 && sodium_memcmp(pub, c->st.signer, AC_PUBKEY_SIZE) != 0) {
+                       "it had retired before", c->dir, (unsigned long long)c->f.st.record_count);
+    if (c->f.st.record_count > 0 && sodium_memcmp(pub, c->f.st.signer, AC_PUBKEY_SIZE) != 0) {
         char want[2 * AC_PUBKEY_SIZE + 1];
-        ac_hex_encode(c->st.signer, AC_PUBKEY_SIZE, want);
-        return ac_fail(err, AC_EUNAUTHORIZED, (int64_t)c->st.record_count,
-                       "%s: record %llu: this key is not authorized to sign; the chain's key is %.16s...",
-                       c->dir, (unsigned long long)c->st.record_count, want);
+        ac_hex_encode(c->f.st.signer, AC_PUBKEY_SIZE, want);
+        return ac_fail(err, AC_EUNAUTHORIZED, (int64_t)c->f.st.record_count,
+                       "%s: record %llu: this key is not authorized to sign; sign with the key "
+                       "whose public key is %s", c->dir, (unsigned long long)c->f.st.record_count,
+                       want);
     }
+    if (c->torn_len > 0 && (rc = cut_torn_tail(c, err)) != AC_OK)
+        return rc;
     /* Looked at every time, not once per handle: another handle may have
      * written state.cbor on its close since our last append. */
-    if (checkpoint)
-        return state_remove(c, err);
-    c->owes_state = true;
-    return AC_OK;
+    return state_remove(c, err);
 }
 
 typedef struct pending {
@@ -217,38 +230,30 @@ static int build_batch(ac_chain *c, const ac_key *key, const pending *p, size_t 
 /* Writes the batch and makes it durable, or leaves chain.bin as it was. */
 static int commit(ac_chain *c, const det_buf *frames, ac_error *err)
 {
-    uint64_t at = c->st.chain_size;
+    uint64_t at = c->f.st.chain_size;
     if (write_all(c->fd, frames->data, frames->len, at) == 0 && fdatasync(c->fd) == 0)
         return AC_OK;
-    int rc = ac_fail_errno(err, AC_EIO, (int64_t)c->st.record_count,
+    int rc = ac_fail_errno(err, AC_EIO, (int64_t)c->f.st.record_count,
                            "%s/" AC_CHAIN_FILE ": record %llu: append failed, nothing was added",
-                           c->dir, (unsigned long long)c->st.record_count);
+                           c->dir, (unsigned long long)c->f.st.record_count);
     int saved = errno;
     if (ftruncate(c->fd, (off_t)at) != 0 || fdatasync(c->fd) != 0)
-        rc = ac_fail_errno(err, AC_EIO, (int64_t)c->st.record_count,
+        rc = ac_fail_errno(err, AC_EIO, (int64_t)c->f.st.record_count,
                            "%s/" AC_CHAIN_FILE ": append failed and its partial write could not be "
                            "removed; run verify", c->dir);
     errno = saved;
     return rc;
 }
 
-/* SPEC 4.4: a retired key is never authorized again, so handing authority
- * to one would leave nobody able to sign.  Rotations are rare: the history
- * is scanned for them. */
+/* Section 4.4: a retired key is never authorized again, so handing
+ * authority to one would leave nobody able to sign. */
 static int check_rotation_target(ac_chain *c, const uint8_t *new_key, ac_error *err)
 {
-    if (new_key == NULL || c->st.record_count == 0)
+    if (new_key == NULL || !key_set_has(&c->f.retired, new_key))
         return AC_OK;
-    uint8_t signer[AC_PUBKEY_SIZE], prev[AC_HASH_SIZE];
-    uint64_t off;
-    key_set retired = {0};
-    int rc = state_history(c, c->st.record_count, signer, prev, &off, &retired, err);
-    if (rc == AC_OK && key_set_has(&retired, new_key))
-        rc = ac_fail(err, AC_EINVAL, (int64_t)c->st.record_count,
-                     "%s: the new key was retired by an earlier rotation and can never sign "
-                     "again; rotate to a fresh key", c->dir);
-    key_set_free(&retired);
-    return rc;
+    return ac_fail(err, AC_EINVAL, (int64_t)c->f.st.record_count,
+                   "%s: the new key was retired by an earlier rotation and can never sign "
+                   "again; rotate to a fresh key", c->dir);
 }
 
 static int append_locked(ac_chain *c, const ac_key *key, const pending *p, size_t n,
@@ -261,17 +266,25 @@ static int append_locked(ac_chain *c, const ac_key *key, const pending *p, size_
         return rc;
     det_buf frames = {0};
     uint64_t *offs = calloc(n, sizeof *offs);
-    ac_state st = c->st;
+    ac_state st = c->f.st;
     if (offs == NULL)
         return ac_fail(err, AC_ENOMEM, -1, "out of memory");
     rc = build_batch(c, key, p, n, &frames, offs, res, &st, err);
     if (rc == AC_OK)
         rc = commit(c, &frames, err);
     if (rc == AC_OK) {
-        uint64_t first = c->st.record_count;
-        c->st = st;
-        c->have_state = true;
-        index_note(c, first, offs, n);
+        uint64_t first = c->f.st.record_count;
+        if (first == 0) {
+            ac_key_pubkey(key, c->f.genesis);
+            ac_key_pubkey(key, c->f.st.signer);
+        }
+        /* A rotation is a batch's only entry: the fold learns it. */
+        if (rotation_key != NULL && fold_rotate(&c->f, first, offs[0], rotation_key) != AC_OK) {
+            state_forget(c); /* out of memory: the next sync rebuilds */
+        } else {
+            c->f.st = st;
+            index_note(c, first, offs, n);
+        }
     }
     free(offs);
     det_buf_free(&frames);
@@ -286,8 +299,11 @@ static int check_entries(const ac_entry *e, size_t n, pending *p, bool rotation_
         if (!rotation_ok && strcmp(e[i].content_type, AC_ROTATION_CONTENT_TYPE) == 0)
             return ac_fail(err, AC_EINVAL, -1,
                            "entry %zu: key rotations are appended with ac_append_rotation", i);
+        int rc = rec_check_content_type(e[i].content_type, err);
+        if (rc != AC_OK)
+            return rc;
         p[i].entry = e[i];
-        int rc = meta_encoded(e[i].metadata, &p[i].meta, &p[i].meta_len, err);
+        rc = meta_encoded(e[i].metadata, &p[i].meta, &p[i].meta_len, err);
         if (rc != AC_OK)
             return rc;
     }
@@ -355,5 +371,25 @@ int ac_append_rotation(ac_chain *c, const ac_key *old_key, const uint8_t new_pub
     if (rc == AC_OK)
         rc = append_entries(c, old_key, &e, 1, out, new_pubkey, err);
     ac_meta_free(meta);
+    return rc;
+}
+
+ac_status ac_chain_recover(ac_chain *c, ac_loss *out, char *kept_as, size_t kept_size,
+                           ac_error *err)
+{
+    if (c == NULL || out == NULL || kept_as == NULL || kept_size == 0)
+        return ac_fail(err, AC_EINVAL, -1, "no chain or no place for the answer");
+    kept_as[0] = '\0';
+    if (c->readonly)
+        return ac_fail(err, AC_EINVAL, -1, "%s: opened read-only", c->dir);
+    int rc = chain_open_file(c, true, err);
+    if (rc == AC_OK)
+        rc = lock_chain(c, err);
+    if (rc != AC_OK)
+        return rc;
+    rc = state_sync(c, err);
+    if (rc == AC_OK)
+        rc = state_recover(c, out, kept_as, kept_size, err);
+    unlock_chain(c);
     return rc;
 }

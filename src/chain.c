@@ -90,12 +90,13 @@ int ac_chain_open(ac_chain **out, const char *dir, unsigned flags, ac_error *err
         return ac_fail(err, AC_ENOMEM, -1, "out of memory opening %s", dir);
     }
     c->fd = c->idx_fd = c->dirfd = -1;
+    fold_init(&c->f);
     c->readonly = (flags & AC_OPEN_READONLY) != 0;
     int rc = open_dir(c, dir, flags, err);
     if (rc == AC_OK)
         rc = chain_open_file(c, false, err);
     if (rc == AC_OK)
-        rc = state_sync(c, false, err);
+        rc = state_sync(c, err);
     /* A damaged end is for verify to report; the handle still opens. */
     if (rc != AC_OK && rc != AC_ECORRUPT) {
         ac_chain_close(c, NULL);
@@ -121,6 +122,7 @@ int ac_chain_close(ac_chain *c, ac_error *err)
     if (c->dirfd >= 0)
         close(c->dirfd);
     hasher_free(c->hasher);
+    fold_free(&c->f);
     free(c->dir);
     free(c);
     return rc;
@@ -132,21 +134,25 @@ const char *ac_chain_dir(const ac_chain *c) { return c->dir; }
 
 int ac_chain_state(ac_chain *c, ac_state *out, ac_error *err)
 {
-    int rc = state_sync(c, true, err);
+    if (c == NULL || out == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no chain or no place for the state");
+    int rc = state_sync(c, err);
     if (rc != AC_OK)
         return rc;
-    if (c->st.record_count == 0)
+    if (c->f.st.record_count == 0)
         return ac_fail(err, AC_ENOTFOUND, -1, "%s: the chain is empty", c->dir);
-    *out = c->st;
+    *out = c->f.st;
     return AC_OK;
 }
 
 int ac_chain_is_empty(ac_chain *c, ac_error *err)
 {
-    int rc = state_sync(c, false, err);
-    if (rc != AC_OK)
+    if (c == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no chain");
+    int rc = state_sync(c, err);
+    if (rc != AC_OK && rc != AC_ECORRUPT)
         return rc;
-    return c->st.record_count == 0;
+    return c->f.st.record_count == 0;
 }
 
 /* Reads, hashes and decodes the frame at `off` (frame_len bytes with its
@@ -191,20 +197,35 @@ static int get_via_index(ac_chain *c, uint64_t i, ac_record **out, ac_error *err
     return rc;
 }
 
-int ac_chain_get(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
+/* Brings the state up to date when record i may be past what is known. */
+static int known_up_to(ac_chain *c, uint64_t i, ac_error *err)
 {
-    *out = NULL;
     /* Complete frames never change: a record below the count known needs
      * no look at the file's size. */
-    if (!c->have_state || i >= c->st.record_count) {
-        int rc = state_sync(c, false, err);
+    if (!c->have_state || i >= c->f.st.record_count) {
+        int rc = state_sync(c, err);
         if (rc != AC_OK && rc != AC_ECORRUPT)
             return rc;
     }
-    if (i >= c->st.record_count)
+    if (i >= c->f.st.record_count) {
+        if (c->damaged && i >= c->damage_index)
+            return ac_fail(err, AC_ECORRUPT, (int64_t)i, "%s", c->damage.message);
         return ac_fail(err, AC_ENOTFOUND, (int64_t)i, "%s: no record %llu (the chain has %llu)",
-                       c->dir, (unsigned long long)i, (unsigned long long)c->st.record_count);
-    int rc = get_via_index(c, i, out, err);
+                       c->dir, (unsigned long long)i, (unsigned long long)c->f.st.record_count);
+    }
+    return AC_OK;
+}
+
+int ac_chain_get(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (c == NULL || out == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no chain or no place for the record");
+    int rc = known_up_to(c, i, err);
+    if (rc != AC_OK)
+        return rc;
+    rc = get_via_index(c, i, out, err);
     if (rc == AC_ECORRUPT) {
         /* A damaged index.bin points at the wrong frame: rebuild, retry once. */
         index_forget(c);
@@ -213,99 +234,219 @@ int ac_chain_get(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
     return rc;
 }
 
-int ac_chain_head(ac_chain *c, ac_record **out, ac_error *err)
+/* The checks a record shown to a user gets (section 6): its signature by
+ * the key authorized at its index, and its link to the record after it
+ * (or, for the head, the head hash the state vouches for).  Its position
+ * was checked when it was read.  NULL, or why it fails. */
+static const char *record_problem(ac_chain *c, const ac_record *r, const uint8_t *next_prev_hash)
 {
-    *out = NULL;
-    int rc = state_sync(c, true, err);
+    const ac_rec *v = record_view(r);
+    uint8_t key[AC_PUBKEY_SIZE];
+    fold_key_at(&c->f, v->chain_index, key);
+    size_t len;
+    const uint8_t *body = ac_record_bytes(r, &len);
+    if (memcmp(v->signer, key, AC_PUBKEY_SIZE) != 0)
+        return "signed by a key not authorized here";
+    int sig = fold_check_sig(&c->f, body, len, v, key);
+    if (sig < 0)
+        return "out of memory";
+    if (sig == 0)
+        return "signature does not verify";
+    const uint8_t *want = next_prev_hash;
+    if (v->chain_index == c->f.st.head_index)
+        want = c->f.st.head_hash;
+    if (want != NULL && memcmp(ac_record_hash(r), want, AC_HASH_SIZE) != 0)
+        return "its hash is not the one the next record links to";
+    return NULL;
+}
+
+static int flag(ac_chain *c, uint64_t i, const char *why, ac_error *err)
+{
+    return ac_fail(err, AC_ECORRUPT, (int64_t)i,
+                   "%s/" AC_CHAIN_FILE ": record %llu: %s; run verify", c->dir,
+                   (unsigned long long)i, why);
+}
+
+static int get_checked(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
+{
+    int rc = ac_chain_get(c, i, out, err);
     if (rc != AC_OK)
         return rc;
-    if (c->st.record_count == 0)
+    const uint8_t *next_prev = NULL;
+    ac_record *next = NULL;
+    if (i < c->f.st.head_index) {
+        rc = ac_chain_get(c, i + 1, &next, err);
+        if (rc != AC_OK) {
+            ac_record_free(*out);
+            *out = NULL;
+            return rc;
+        }
+        next_prev = ac_record_prev_hash(next);
+    }
+    const char *why = record_problem(c, *out, next_prev);
+    ac_record_free(next);
+    if (why == NULL)
+        return AC_OK;
+    ac_record_free(*out);
+    *out = NULL;
+    return flag(c, i, why, err);
+}
+
+int ac_chain_get_verified(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (c == NULL || out == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no chain or no place for the record");
+    int rc = get_checked(c, i, out, err);
+    if (rc == AC_ECORRUPT) {
+        /* Offsets alone prove nothing: an index.bin pointing at a frame
+         * hidden in another record fails here.  Rebuild it, ask once more. */
+        index_forget(c);
+        rc = get_checked(c, i, out, err);
+    }
+    return rc;
+}
+
+int ac_chain_head(ac_chain *c, ac_record **out, ac_error *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (c == NULL || out == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no chain or no place for the record");
+    int rc = state_sync(c, err);
+    if (rc != AC_OK)
+        return rc;
+    if (c->f.st.record_count == 0)
         return ac_fail(err, AC_ENOTFOUND, -1, "%s: the chain is empty", c->dir);
-    return read_record(c, c->st.head_index, c->st.head_offset,
-                       c->st.chain_size - c->st.head_offset, out, err);
+    /* The state vouches for the head: its hash and signature were checked. */
+    return read_record(c, c->f.st.head_index, c->f.st.head_offset,
+                       c->f.st.chain_size - c->f.st.head_offset, out, err);
 }
 
 /* ---------------------------------------------------------------- iteration */
 
+/* Each record handed out is checked as ac_chain_get_verified checks it: the
+ * iterator reads one record ahead for the link. */
 struct ac_iter {
     ac_chain *chain;
-    frame_win win;
-    uint64_t next_index, end;
+    scanner scan;
+    uint64_t next_index, end; /* end: one past the last index to hand out */
+    ac_record *ahead;         /* record next_index, read already */
 };
 
 int ac_iter_open(ac_chain *c, uint64_t start, uint64_t end, ac_iter **out, ac_error *err)
 {
-    *out = NULL;
-    int rc = state_sync(c, false, err);
+    if (out != NULL)
+        *out = NULL;
+    if (c == NULL || out == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no chain or no place for the iterator");
+    int rc = state_sync(c, err);
     if (rc != AC_OK && rc != AC_ECORRUPT)
         return rc;
-    if (end > c->st.head_index)
-        end = c->st.record_count ? c->st.head_index : 0;
+    if (end > c->f.st.head_index)
+        end = c->f.st.record_count ? c->f.st.head_index : 0;
     uint64_t off = 0;
-    if (start > 0 && start < c->st.record_count) {
-        /* Through get, which checks the frame it finds and mends the index. */
+    if (start > 0 && start < c->f.st.record_count) {
+        /* Where record `start` is, through the index, checked (a forged
+         * index is rebuilt there). */
         ac_record *first;
-        if ((rc = ac_chain_get(c, start, &first, err)) != AC_OK)
+        if ((rc = ac_chain_get_verified(c, start, &first, err)) != AC_OK)
             return rc;
         off = ac_record_offset(first);
         ac_record_free(first);
     }
     ac_iter *it = calloc(1, sizeof *it);
-    if (it == NULL || fwin_init(&it->win, c->fd, off, c->st.chain_size, 4u << 20) != 0) {
-        free(it);
+    if (it == NULL)
         return ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    rc = scan_init(&it->scan, c->fd, c->dir, off, start, c->f.st.chain_size, 4u << 20, err);
+    if (rc != AC_OK) {
+        free(it);
+        return rc;
     }
     it->chain = c;
     it->next_index = start;
-    it->end = c->st.record_count == 0 || start > end ? 0 : end + 1;
+    it->end = c->f.st.record_count == 0 || start > end ? 0 : end + 1;
     *out = it;
+    return AC_OK;
+}
+
+/* The next frame of the scan as a record at its position. */
+static int read_next(ac_iter *it, ac_record **out, ac_error *err)
+{
+    ac_chain *c = it->chain;
+    scan_frame f;
+    int st;
+    while ((st = scan_next(&it->scan, &f, err)) == SCAN_FLUSH)
+        ; /* records are copies: nothing to finish */
+    if (st < 0 || st == SCAN_DAMAGED)
+        return st < 0 ? st : AC_ECORRUPT;
+    if (st != SCAN_FRAME)
+        return flag(c, f.index, "missing", err);
+    uint8_t hash[AC_HASH_SIZE];
+    const char *why = "";
+    int rc = hasher_digest(c->hasher, f.body, f.len, hash);
+    if (rc == AC_OK)
+        rc = record_new(f.body, f.len, f.off, hash, out, &why);
+    if (rc == AC_OK && ac_record_index(*out) != f.index) {
+        ac_record_free(*out);
+        *out = NULL;
+        return flag(c, f.index, "its chain_index is not its position", err);
+    }
+    if (rc != AC_OK)
+        return ac_fail(err, rc, (int64_t)f.index, "%s/" AC_CHAIN_FILE ": record %llu: %s", c->dir,
+                       (unsigned long long)f.index, why);
     return AC_OK;
 }
 
 int ac_iter_next(ac_iter *it, ac_record **out, ac_error *err)
 {
-    *out = NULL;
+    if (out != NULL)
+        *out = NULL;
+    if (it == NULL || out == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no iterator or no place for the record");
     ac_chain *c = it->chain;
     if (it->next_index >= it->end)
         return 0;
-    for (;;) {
-        uint64_t off;
-        const uint8_t *body;
-        uint32_t len;
-        fwin_status st = fwin_next(&it->win, &off, &body, &len);
-        if (st == FW_REFILL) {
-            if (fwin_refill(&it->win) != 0)
-                return ac_fail_errno(err, AC_EIO, (int64_t)it->next_index,
-                                     "%s/" AC_CHAIN_FILE ": read failed", c->dir);
-            continue;
-        }
-        if (st != FW_FRAME)
-            return ac_fail(err, AC_ECORRUPT, (int64_t)it->next_index,
-                           "%s/" AC_CHAIN_FILE ": record %llu: bad frame at offset %llu", c->dir,
-                           (unsigned long long)it->next_index, (unsigned long long)off);
-        uint8_t hash[AC_HASH_SIZE];
-        const char *why = "";
-        int rc = hasher_digest(c->hasher, body, len, hash);
-        if (rc == AC_OK)
-            rc = record_new(body, len, off, hash, out, &why);
-        if (rc == AC_OK && ac_record_index(*out) != it->next_index) {
-            ac_record_free(*out);
-            *out = NULL;
-            rc = AC_ECORRUPT;
-            why = "its chain_index is not its position";
-        }
-        if (rc != AC_OK)
-            return ac_fail(err, rc, (int64_t)it->next_index, "%s/" AC_CHAIN_FILE ": record %llu: %s",
-                           c->dir, (unsigned long long)it->next_index, why);
-        it->next_index++;
-        return 1;
+    int rc;
+    if (it->ahead == NULL && (rc = read_next(it, &it->ahead, err)) != AC_OK)
+        return rc;
+    ac_record *cur = it->ahead, *next = NULL;
+    it->ahead = NULL;
+    if (it->next_index < c->f.st.head_index && (rc = read_next(it, &next, err)) != AC_OK) {
+        ac_record_free(cur);
+        return rc;
     }
+    const char *why = record_problem(c, cur, next ? ac_record_prev_hash(next) : NULL);
+    if (why != NULL) {
+        ac_record_free(cur);
+        ac_record_free(next);
+        return flag(c, it->next_index, why, err);
+    }
+    it->ahead = next;
+    it->next_index++;
+    *out = cur;
+    return 1;
 }
 
 void ac_iter_free(ac_iter *it)
 {
     if (it == NULL)
         return;
-    fwin_free(&it->win);
+    scan_free(&it->scan);
+    ac_record_free(it->ahead);
     free(it);
+}
+
+/* ---------------------------------------------------------------- loss */
+
+int ac_chain_loss(ac_chain *c, ac_loss *out, ac_error *err)
+{
+    if (c == NULL || out == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no chain or no place for the answer");
+    int rc = state_sync(c, err);
+    if (rc != AC_OK && rc != AC_ECORRUPT)
+        return rc;
+    ac_error_clear(err);
+    return state_committed(c, &c->f.st, out);
 }

@@ -85,6 +85,11 @@ const char *ac_reason_name(ac_reason reason)
         [AC_REASON_SIGNATURE] = "signature",
         [AC_REASON_UNAUTHORIZED] = "unauthorized",
         [AC_REASON_ROTATION] = "rotation",
+        [AC_REASON_TRUNCATED] = "truncated",
+        [AC_REASON_CHECKPOINT] = "checkpoint",
+        [AC_REASON_PINNED_KEY] = "pinned_key",
+        [AC_REASON_PINNED_CHAIN_ID] = "pinned_chain_id",
+        [AC_REASON_PINNED_HEAD] = "pinned_head",
     };
     if ((unsigned)reason >= sizeof names / sizeof names[0])
         return "unknown";

@@ -170,6 +170,16 @@ int frame_read_exact(int fd, uint64_t off, uint64_t frame_len, uint8_t **out)
     return AC_OK;
 }
 
+/* Whether one complete record (section 4) starts at p: a CBOR item, which
+ * delimits itself, that decodes as a record. */
+static bool record_starts_at(const uint8_t *p, size_t avail)
+{
+    size_t item_len = 0;
+    ac_rec r;
+    return det_item_skip(p, avail, &item_len, AC_MAX_DEPTH) == 0 &&
+           rec_decode(p, item_len, &r, NULL) == 0;
+}
+
 bool frame_record_inside(const uint8_t *buf, size_t len)
 {
     const uint8_t *p = buf, *end = buf + len;
@@ -177,14 +187,51 @@ bool frame_record_inside(const uint8_t *buf, size_t len)
         p = memmem(p, (size_t)(end - p), ac_record_magic, sizeof ac_record_magic);
         if (p == NULL)
             return false;
-        /* CBOR items delimit themselves: find where this one would end. */
-        size_t item_len = 0;
-        if (det_item_skip(p, (size_t)(end - p), &item_len, AC_MAX_DEPTH) == 0) {
-            ac_rec r;
-            if (rec_decode(p, item_len, &r, NULL) == 0)
-                return true;
-        }
+        if (record_starts_at(p, (size_t)(end - p)))
+            return true;
         p++;
     }
     return false;
+}
+
+int frame_tail_has_record(int fd, uint64_t off, uint64_t end)
+{
+    /* The tail can be large (a damaged prefix early in a big chain): it is
+     * searched in chunks, and a candidate near a chunk's end waits for the
+     * next one until the largest record fits after it. */
+    enum { CHUNK = 4u << 20, SLACK = AC_MAX_RECORD_SIZE + 16 };
+    uint8_t *buf = malloc((size_t)CHUNK + SLACK);
+    if (buf == NULL)
+        return -1;
+    size_t held = 0;
+    uint64_t at = off; /* file offset of the next byte to read */
+    int found = 0;
+    while (found == 0) {
+        size_t want = (size_t)CHUNK + SLACK - held;
+        if (want > end - at)
+            want = (size_t)(end - at);
+        if (want > 0 && pread_full(fd, buf + held, want, at) != 0) {
+            found = -1;
+            break;
+        }
+        held += want;
+        at += want;
+        bool eof = at >= end;
+        size_t limit = eof ? held : held - SLACK; /* candidates decidable now */
+        const uint8_t *p = buf, *stop = buf + limit;
+        while (found == 0 && p < stop) {
+            p = memmem(p, (size_t)(buf + held - p), ac_record_magic, sizeof ac_record_magic);
+            if (p == NULL || p >= stop)
+                break;
+            if (record_starts_at(p, (size_t)(buf + held - p)))
+                found = 1;
+            p++;
+        }
+        if (eof)
+            break;
+        memmove(buf, buf + limit, held - limit);
+        held -= limit;
+    }
+    free(buf);
+    return found;
 }

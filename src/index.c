@@ -50,7 +50,7 @@ static bool header_ok(ac_chain *c)
 {
     uint8_t h[IDX_HEADER];
     return pread(c->idx_fd, h, IDX_HEADER, 0) == IDX_HEADER &&
-           memcmp(h, idx_magic, 8) == 0 && memcmp(h + 8, c->st.chain_id, 8) == 0;
+           memcmp(h, idx_magic, 8) == 0 && memcmp(h + 8, c->f.st.chain_id, 8) == 0;
 }
 
 /* Opens index.bin and counts how many of its entries agree with the state:
@@ -65,10 +65,10 @@ static void idx_open(ac_chain *c)
         (uint64_t)sb.st_size < IDX_HEADER || !header_ok(c))
         return;
     uint64_t n = ((uint64_t)sb.st_size - IDX_HEADER) / 8, last;
-    if (n > c->st.record_count)
-        n = c->st.record_count;
+    if (n > c->f.st.record_count)
+        n = c->f.st.record_count;
     if (n > 0 && idx_read(c, n - 1, &last) == 0 &&
-        (n < c->st.record_count || last == c->st.head_offset))
+        (n < c->f.st.record_count || last == c->f.st.head_offset))
         c->idx_valid = n;
 }
 
@@ -80,7 +80,7 @@ static int idx_write(ac_chain *c, uint64_t first, const uint64_t *offs, size_t n
     if (first == 0) {
         uint8_t h[IDX_HEADER];
         memcpy(h, idx_magic, 8);
-        memcpy(h + 8, c->st.chain_id, 8);
+        memcpy(h + 8, c->f.st.chain_id, 8);
         if (ftruncate(c->idx_fd, 0) != 0 || pwrite(c->idx_fd, h, IDX_HEADER, 0) != IDX_HEADER)
             return -1;
     }
@@ -161,7 +161,7 @@ static int idx_extend(ac_chain *c, ac_error *err)
     if (have > 0 && known_offset(c, have - 1, &off) == 0) {
         uint8_t *body;
         uint32_t len;
-        if (frame_read_at(c->fd, off, c->st.chain_size, &body, &len) == AC_OK) {
+        if (frame_read_at(c->fd, off, c->f.st.chain_size, &body, &len) == AC_OK) {
             free(body);
             start = off + 4 + len;
             first = have;
@@ -169,31 +169,23 @@ static int idx_extend(ac_chain *c, ac_error *err)
     }
     if (first == 0)
         index_forget(c);
-    frame_win w;
+    scanner sc;
     size_t cap = 1 << 16, n = 0;
     uint64_t *offs = malloc(cap * sizeof *offs);
-    if (offs == NULL || fwin_init(&w, c->fd, start, c->st.chain_size, 4u << 20) != 0) {
-        free(offs);
+    if (offs == NULL)
         return ac_fail(err, AC_ENOMEM, -1, "out of memory");
-    }
-    int rc = AC_OK;
+    int rc = scan_init(&sc, c->fd, c->dir, start, first, c->f.st.chain_size, 4u << 20, err);
     while (rc == AC_OK) {
-        const uint8_t *body;
-        uint32_t len;
-        fwin_status s = fwin_next(&w, &off, &body, &len);
-        if (s == FW_END)
-            break;
-        if (s == FW_REFILL) {
-            if (fwin_refill(&w) != 0)
-                rc = ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": read failed", c->dir);
+        scan_frame f;
+        int s = scan_next(&sc, &f, err);
+        if (s == SCAN_FLUSH)
             continue;
-        }
-        if (s != FW_FRAME) {
-            rc = ac_fail(err, AC_ECORRUPT, (int64_t)(first + n),
-                         "%s/" AC_CHAIN_FILE ": record %llu: bad frame at offset %llu; run verify",
-                         c->dir, (unsigned long long)(first + n), (unsigned long long)off);
+        if (s < 0 || s == SCAN_DAMAGED) {
+            rc = s < 0 ? s : AC_ECORRUPT;
             break;
         }
+        if (s != SCAN_FRAME)
+            break; /* the state covers complete frames only: no tail here */
         if (n == cap) {
             uint64_t *p = realloc(offs, 2 * cap * sizeof *p);
             if (p == NULL) {
@@ -203,9 +195,9 @@ static int idx_extend(ac_chain *c, ac_error *err)
             offs = p;
             cap *= 2;
         }
-        offs[n++] = off;
+        offs[n++] = f.off;
     }
-    fwin_free(&w);
+    scan_free(&sc);
     if (rc == AC_OK && keep(c, first, offs, n) != AC_OK)
         rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
     free(offs);
@@ -218,14 +210,14 @@ int index_lookup(ac_chain *c, uint64_t i, uint64_t *off, uint64_t *frame_len, ac
         idx_open(c);
     /* The frame's length is the distance to the next frame, or to the end
      * of the complete frames for the head. */
-    bool head = i + 1 == c->st.record_count;
+    bool head = i + 1 == c->f.st.record_count;
     uint64_t need = head ? i + 1 : i + 2;
     if (known_count(c) < need) {
         int rc = idx_extend(c, err);
         if (rc != AC_OK)
             return rc;
     }
-    uint64_t next = c->st.chain_size;
+    uint64_t next = c->f.st.chain_size;
     int ok;
     if (!head && i + 1 < c->idx_valid) {
         uint8_t b[16]; /* both entries in one read */
@@ -237,7 +229,7 @@ int index_lookup(ac_chain *c, uint64_t i, uint64_t *off, uint64_t *frame_len, ac
         if (ok == 0 && !head)
             ok = known_offset(c, i + 1, &next);
     }
-    if (ok != 0 || next <= *off || next > c->st.chain_size)
+    if (ok != 0 || next <= *off || next > c->f.st.chain_size)
         return ac_fail(err, AC_ECORRUPT, (int64_t)i, "%s/" AC_CHAIN_FILE ": record %llu not found",
                        c->dir, (unsigned long long)i);
     *frame_len = next - *off;

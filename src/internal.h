@@ -168,6 +168,10 @@ typedef struct rec_fields {
     uint8_t signer[AC_PUBKEY_SIZE];
 } rec_fields;
 
+/* AC_OK if `ct` is a content type of section 4 (1 to AC_MAX_CONTENT_TYPE
+ * printable ASCII bytes), AC_EINVAL naming what is wrong otherwise. */
+int rec_check_content_type(const char *ct, ac_error *err);
+
 /* Encodes, signs with `key` and frames a record: appends the 4-byte length
  * prefix and the body to `out`, and sets *body_off to the body's offset in
  * out.  AC_OK or a negative code (AC_EINVAL for an oversized record). */
@@ -183,6 +187,9 @@ int record_new(const uint8_t *body, size_t len, uint64_t offset, const uint8_t h
  * body starts at buf + body_off. */
 int record_adopt(uint8_t *buf, size_t body_off, size_t len, uint64_t offset,
                  const uint8_t hash[AC_HASH_SIZE], ac_record **out, const char **why);
+
+/* The decoded view of a public record. */
+const ac_rec *record_view(const ac_record *r);
 
 /* A new UUIDv7 (RFC 9562) from `now_us` and 10 random bytes. */
 void rec_uuid7(uint64_t now_us, const uint8_t random[10], uint8_t out[AC_RECORD_ID_SIZE]);
@@ -275,9 +282,150 @@ int frame_read_at(int fd, uint64_t off, uint64_t file_size, uint8_t **body, uint
  * of a frame that runs past the end of the file). */
 bool frame_record_inside(const uint8_t *buf, size_t len);
 
+/* Whether a complete record starts anywhere in [off, end) of fd, read in
+ * chunks (the tail after a damaged prefix can be most of the file).
+ * 1 yes, 0 no, -1 a read failed (errno set). */
+int frame_tail_has_record(int fd, uint64_t off, uint64_t end);
+
 /* Reads [off, end) of fd into a malloc'd buffer (at most AC_MAX_RECORD_SIZE +
  * 4 bytes are ever asked for). 0, or -1 (errno set). */
 int read_span(int fd, uint64_t off, uint64_t end, uint8_t **out);
+
+
+/* ---------------------------------------------------------------- scan.c */
+
+/* The frames of chain.bin in order, from a window (frame.c). */
+typedef struct scanner {
+    frame_win w;
+    const char *dir;
+    uint64_t index; /* chain index of the next frame */
+    bool handed;    /* frames handed out since the window last moved */
+} scanner;
+
+enum {
+    SCAN_FRAME,   /* a complete frame: off, body, len, index */
+    SCAN_FLUSH,   /* the window is about to move: finish with the bodies handed
+                     out so far, then call again */
+    SCAN_END,     /* clean end: off is the end of the last frame */
+    SCAN_TORN,    /* a torn tail (no record inside it) at off, tail_len bytes */
+    SCAN_DAMAGED, /* a damaged length prefix at off (a record follows it);
+                     `what` says which, and err holds the message */
+};
+
+typedef struct scan_frame {
+    uint64_t off, index, tail_len;
+    const uint8_t *body;
+    uint32_t len;
+    const char *what;
+} scan_frame;
+
+/* A scanner over [start_off, end) of fd whose first frame is record
+ * first_index; `window` bytes of buffer (at least the largest frame).
+ * AC_OK or AC_ENOMEM. */
+int scan_init(scanner *s, int fd, const char *dir, uint64_t start_off, uint64_t first_index,
+              uint64_t end, size_t window, ac_error *err);
+void scan_free(scanner *s);
+
+/* The next frame or end: a SCAN_ value (>= 0), or a negative ac_status (a
+ * read failed; err filled).  SCAN_DAMAGED also fills err. */
+int scan_next(scanner *s, scan_frame *f, ac_error *err);
+
+/* ---------------------------------------------------------------- fold.c */
+
+/* A rotation folded: record `index` at `offset` made `key` the authorized
+ * key from index + 1 on (all zeros: nobody). */
+typedef struct rotation {
+    uint64_t index, offset;
+    uint8_t key[AC_PUBKEY_SIZE];
+} rotation;
+
+/* What a prefix of the chain implies.  st.record_count is the next index,
+ * st.head_hash the previous hash, st.chain_size where the next frame
+ * starts, st.signer who may sign next; genesis and rot give the key
+ * authorized at any index of the prefix. */
+typedef struct fold {
+    ac_state st;
+    uint8_t genesis[AC_PUBKEY_SIZE];
+    rotation *rot;
+    size_t nrot, rot_cap;
+    key_set retired;
+    uint8_t *scratch; /* canonical bytes of the signatures the fold checks itself */
+} fold;
+
+/* One record on its way into the fold; fold_prepare fills all but the
+ * frame (off, body, len). */
+typedef struct fold_in {
+    uint64_t off;
+    const uint8_t *body;
+    uint32_t len;
+    bool decoded;
+    const char *why; /* why it does not decode */
+    ac_rec rec;
+    uint8_t hash[AC_HASH_SIZE];
+    int sig;      /* 1 verified, 0 failed, -1 not checked */
+    int rotation; /* rec_rotation's answer (0 when not asked: not a rotation) */
+    uint8_t new_key[AC_PUBKEY_SIZE];
+    uint8_t chain_id[AC_HASH_SIZE]; /* record 0 only */
+} fold_in;
+
+void fold_init(fold *f);
+void fold_free(fold *f);
+/* A deep copy. AC_OK or AC_ENOMEM. */
+int fold_copy(fold *dst, const fold *src);
+
+/* Cuts the fold back to what records 0..n-1 imply of authority (the
+ * rotations before n, the keys they retired, who signs record n); the
+ * caller sets the previous hash and the offset.  AC_OK or AC_ENOMEM. */
+int fold_truncate(fold *f, uint64_t n);
+
+/* The key authorized to sign record `index` (< st.record_count + 1). */
+void fold_key_at(const fold *f, uint64_t index, uint8_t key[AC_PUBKEY_SIZE]);
+
+/* Decodes and hashes in->body; with check_sig also verifies its signature
+ * by its signer_pubkey.  `scratch` holds the largest body. Thread-safe. */
+void fold_prepare(fold_in *in, ac_hasher *h, uint8_t *scratch, bool check_sig);
+
+/* Folds a valid rotation by the authorized key at record `index` (frame at
+ * `off`) to new_key: retires the old key, records the rotation.  AC_OK or
+ * AC_ENOMEM (the fold unchanged but for the retired set). */
+int fold_rotate(fold *f, uint64_t index, uint64_t off, const uint8_t new_key[AC_PUBKEY_SIZE]);
+
+/* Verifies a record's signature by `key`: 1 valid, 0 not, AC_ENOMEM. */
+int fold_check_sig(fold *f, const uint8_t *body, size_t len, const ac_rec *rec,
+                   const uint8_t key[AC_PUBKEY_SIZE]);
+
+/* Applies the checks of section 8 to the next record, in the table's order,
+ * and on success folds it in.  Returns AC_REASON_NONE (folded) or the first
+ * reason it fails (the fold unchanged, *detail says why); *rc is AC_ENOMEM
+ * when it could not decide. */
+ac_reason fold_step(fold *f, fold_in *in, const char **detail, int *rc);
+
+/* ---------------------------------------------------------------- walk.c */
+
+enum { WALK_FAILED = 100, WALK_RANGE_DONE };
+
+typedef struct walk_opts {
+    bool check_sig;   /* verify every signature (verification) */
+    uint64_t end;     /* last index to fold; UINT64_MAX: to the end */
+    unsigned threads; /* 0: one per online CPU */
+    void (*each)(void *ctx, const fold_in *in); /* after each record folded */
+    void (*progress)(void *ctx, uint64_t next_index);
+    void *ctx;
+} walk_opts;
+
+typedef struct walk_end {
+    int kind;         /* SCAN_END, SCAN_TORN, WALK_RANGE_DONE, WALK_FAILED */
+    ac_reason reason; /* WALK_FAILED: why (AC_REASON_FRAME for a damaged prefix) */
+    const char *detail;
+    uint64_t index;   /* the failing record, or the first not folded */
+    uint64_t off;     /* its offset (the torn tail's) */
+    uint64_t tail_len;
+} walk_end;
+
+/* Folds the frames of chain.bin from f->st.chain_size up to `size` into f.
+ * AC_OK when the walk ran (how it ended in *end), or an error when it could
+ * not (I/O, memory). */
+int walk(ac_chain *c, fold *f, uint64_t size, const walk_opts *o, walk_end *end, ac_error *err);
 
 /* ---------------------------------------------------------------- chain.c */
 
@@ -288,9 +436,12 @@ struct ac_chain {
     bool readonly;
     unsigned threads;  /* 0: one per online CPU */
     ac_hasher *hasher;
-    bool have_state;   /* st describes the complete frames of chain.bin */
-    bool head_checked; /* st's head was read and hashed, not only loaded */
-    ac_state st;       /* record_count 0: empty chain */
+    bool have_state;   /* f describes a checked prefix of chain.bin */
+    fold f;            /* f.st: the head state; record_count 0: empty chain */
+    uint64_t seen_size, seen_ctime; /* chain.bin when f's verdict was reached */
+    bool damaged;      /* a damaged record follows f's prefix: */
+    uint64_t damage_index;
+    ac_error damage;   /* appends refuse with this */
     uint64_t torn_off, torn_len; /* an incomplete last frame seen at the last sync */
     bool owes_state;   /* this handle appended: it writes state.cbor on close */
     bool state_stale;  /* it rebuilt or rolled the state forward: writing
@@ -319,34 +470,53 @@ int chain_checkpoint(ac_chain *c, ac_error *err);
 
 /* ---------------------------------------------------------------- state.c */
 
-/* Brings c->st up to date with chain.bin: trusts the in-memory state or a
- * valid state.cbor only after checking them against the file, rolls forward
- * over frames appended since, rebuilds from scratch otherwise.  Notes an
- * incomplete tail in c->torn_*.  Without `check_head` a checkpoint that
- * covers the whole file is taken without reading its head record (opening
- * and reads by index, which check each record they read); appends and
- * anything that reports the head check it first.  AC_ECORRUPT when the chain's end is damaged
- * in a way that is not a torn tail. */
-int state_sync(ac_chain *c, bool check_head, ac_error *err);
+/* Brings c->f up to date with chain.bin: keeps what this handle checked
+ * when the file is unchanged, folds only frames appended since, believes a
+ * state.cbor that vouches for itself (section 6), rebuilds otherwise.
+ * Notes an incomplete tail in c->torn_*.  AC_ECORRUPT (err filled) when a
+ * damaged record follows the good prefix, which c->f then covers. */
+int state_sync(ac_chain *c, ac_error *err);
 
-/* AC_ECORRUPT if state.cbor (ours or another writer's) says more was
- * committed than chain.bin holds: a writer never cuts or appends below it.
- * Sets *present to whether there is a state.cbor at all. */
-int state_check_committed(ac_chain *c, bool *present, ac_error *err);
+/* Drops what the handle knows: the next sync starts again. */
+void state_forget(ac_chain *c);
 
-/* Writes state.cbor (temporary file, fsync, rename). */
+/* What a state.cbor says was committed (present: it parsed and names a
+ * record count). */
+typedef struct state_claim {
+    bool present, has_chain_id;
+    uint8_t chain_id[AC_HASH_SIZE];
+    uint64_t records, size; /* size 0: it names none */
+} state_claim;
+
+/* Reads state.cbor's claim.  A state.cbor is absent or current, never ahead
+ * of chain.bin: a claim read before the file is sized cannot blame appends
+ * made after on a loss. */
+void state_claim_read(ac_chain *c, state_claim *out);
+
+/* 1 if `cl` says more was committed than `held` holds, 0 if not. */
+int state_claim_loss(const state_claim *cl, const ac_state *held, ac_loss *loss);
+
+/* What state.cbor says was committed against what chain.bin holds (`held`:
+ * its records, their size and chain id; a state.cbor of another chain says
+ * nothing).  1 if records were lost, 0 if not; *loss filled either way. */
+int state_committed(ac_chain *c, const ac_state *held, ac_loss *loss);
+
+/* AC_ECORRUPT, naming the loss, if state_committed says records were lost:
+ * a writer never appends below what was committed. AC_OK otherwise. */
+int state_check_committed(ac_chain *c, ac_error *err);
+
+/* Writes state.cbor (temporary file, fsync, rename) unless that would lower
+ * what the present one says was committed, or the chain is damaged or has a
+ * torn tail: then nothing is written, and AC_OK. */
 int state_save(ac_chain *c, ac_error *err);
 
 /* Removes state.cbor before the first append it would not reflect. */
 int state_remove(ac_chain *c, ac_error *err);
 
-/* Reads the authorized signer after record `before - 1` (from the rotation
- * history of records 0..before-1), the keys retired by then (into `retired`,
- * which the caller frees) and the hash of record before-1, by scanning
- * chain.bin. `before` >= 1. */
-int state_history(ac_chain *c, uint64_t before, uint8_t signer[AC_PUBKEY_SIZE],
-                  uint8_t prev_hash[AC_HASH_SIZE], uint64_t *next_off, key_set *retired,
-                  ac_error *err);
+/* The explicit recovery: if state.cbor says more was committed, keeps it as
+ * `kept` (state.cbor.lost-<time>) and writes one for chain.bin as it is.
+ * AC_OK (kept is "" when nothing was lost) or an error. */
+int state_recover(ac_chain *c, ac_loss *loss, char *kept, size_t kept_size, ac_error *err);
 
 /* ---------------------------------------------------------------- index.c */
 

@@ -255,7 +255,7 @@ static void put_key(det_buf *b, enum rec_key k)
     det_put_text(b, rec_keys[k], strlen(rec_keys[k]));
 }
 
-static int check_content_type(const char *ct, ac_error *err)
+int rec_check_content_type(const char *ct, ac_error *err)
 {
     size_t n = ct ? strlen(ct) : 0;
     if (n < 1 || n > AC_MAX_CONTENT_TYPE)
@@ -301,7 +301,7 @@ static void put_body(det_buf *b, const rec_fields *f, size_t *sig_value)
 int rec_build_frame(const rec_fields *f, const ac_key *key, det_buf *out, size_t *body_off,
                     ac_error *err)
 {
-    int rc = check_content_type(f->content_type, err);
+    int rc = rec_check_content_type(f->content_type, err);
     if (rc != AC_OK)
         return rc;
     size_t frame_start = out->len;
@@ -420,4 +420,9 @@ int ac_record_metadata_json(const ac_record *r, char **json, ac_error *err)
 int ac_record_witnesses_json(const ac_record *r, char **json, ac_error *err)
 {
     return meta_cbor_to_json(r->view.witnesses, r->view.witnesses_len, json, err);
+}
+
+const ac_rec *record_view(const ac_record *r)
+{
+    return &r->view;
 }

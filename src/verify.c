@@ -1,19 +1,15 @@
-/* Verification (format section 8).  chain.bin is read in large windows; the
- * expensive, independent work of each record (decoding, hashing, the Ed25519
- * check) is shared among threads, and the order-dependent checks (index,
- * link, authorization) then run over the window in order.  Memory stays at a
- * few windows whatever the chain's length. */
-#include <pthread.h>
-#include <stdatomic.h>
+/* Verification (docs/format.md section 8): a walk of the chain (walk.c)
+ * that checks every signature in parallel and folds every record in order,
+ * then what no single record shows: a loss that state.cbor is evidence of
+ * (`truncated`), and the pins a caller holds from earlier (the genesis key,
+ * the chain id, a record hash that must still be there).  Memory stays at a
+ * window and a batch whatever the chain's length. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <sodium.h>
 
 #include "internal.h"
 
-#define WINDOW (8u << 20)
 #define MAX_WARNINGS 1000
 
 struct ac_report {
@@ -28,155 +24,15 @@ struct ac_report {
     ac_warning *warnings;
     size_t nwarn;
     uint64_t total_warn;
+    bool saw_pinned_hash;
 };
-
-/* One frame of the window and what the workers found. */
-typedef struct vrec {
-    uint64_t off;
-    const uint8_t *body;
-    uint32_t len;
-    bool decoded, sig_ok;
-    int rotation; /* rec_rotation's answer */
-    const char *why;
-    ac_rec rec;
-    uint8_t hash[AC_HASH_SIZE];
-    uint8_t new_key[AC_PUBKEY_SIZE];
-    uint8_t chain_id[AC_HASH_SIZE]; /* record 0 only */
-} vrec;
-
-typedef struct vpool {
-    pthread_mutex_t mu;
-    pthread_cond_t work, done;
-    vrec *batch;
-    size_t n;
-    atomic_size_t next;
-    unsigned busy;       /* workers still on the current batch */
-    uint64_t generation; /* bumped per batch */
-    bool stop;
-    pthread_t *threads;
-    unsigned nthreads;    /* helpers, besides the calling thread */
-    size_t scratch_size;  /* for canonical bytes: the largest frame possible */
-} vpool;
-
-/* ---------------------------------------------------------------- per-record work */
-
-static void check_one(vrec *v, ac_hasher *h, uint8_t *scratch)
-{
-    v->decoded = rec_decode(v->body, v->len, &v->rec, &v->why) == 0;
-    if (!v->decoded)
-        return;
-    if (hasher_digest(h, v->body, v->len, v->hash) != AC_OK)
-        memset(v->hash, 0, sizeof v->hash); /* cannot match: reported as a link failure */
-    size_t clen = rec_canonical(v->body, v->len, &v->rec, scratch);
-    if (v->rec.chain_index == 0 && hasher_digest(h, scratch, clen, v->chain_id) != AC_OK)
-        memset(v->chain_id, 0, sizeof v->chain_id);
-    /* libsodium rejects a non-canonical S and small-order keys and R. */
-    v->sig_ok = crypto_sign_verify_detached(v->rec.signature, scratch, clen, v->rec.signer) == 0;
-    v->rotation = rec_rotation(&v->rec, v->new_key);
-}
-
-static void run_batch(vpool *p, ac_hasher *h, uint8_t *scratch)
-{
-    for (;;) {
-        size_t i = atomic_fetch_add(&p->next, 8);
-        if (i >= p->n)
-            return;
-        size_t end = i + 8 < p->n ? i + 8 : p->n;
-        for (; i < end; i++)
-            check_one(&p->batch[i], h, scratch);
-    }
-}
-
-static void *worker(void *arg)
-{
-    vpool *p = arg;
-    ac_hasher *h = hasher_new();
-    uint8_t *scratch = malloc(p->scratch_size);
-    uint64_t seen = 0;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (!p->stop && p->generation == seen)
-            pthread_cond_wait(&p->work, &p->mu);
-        if (p->stop)
-            break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
-        if (h != NULL && scratch != NULL)
-            run_batch(p, h, scratch); /* without them the caller does the work */
-        pthread_mutex_lock(&p->mu);
-        if (--p->busy == 0)
-            pthread_cond_signal(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
-    hasher_free(h);
-    free(scratch);
-    return NULL;
-}
-
-static void pool_stop(vpool *p)
-{
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
-    for (unsigned i = 0; i < p->nthreads; i++)
-        pthread_join(p->threads[i], NULL);
-    free(p->threads);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->work);
-    pthread_cond_destroy(&p->done);
-}
-
-static int pool_start(vpool *p, unsigned helpers, size_t scratch_size)
-{
-    memset(p, 0, sizeof *p);
-    p->scratch_size = scratch_size;
-    if (pthread_mutex_init(&p->mu, NULL) != 0)
-        return -1;
-    pthread_cond_init(&p->work, NULL);
-    pthread_cond_init(&p->done, NULL);
-    p->threads = calloc(helpers ? helpers : 1, sizeof *p->threads);
-    if (p->threads == NULL)
-        return pool_stop(p), -1;
-    for (; p->nthreads < helpers; p->nthreads++)
-        if (pthread_create(&p->threads[p->nthreads], NULL, worker, p) != 0)
-            break; /* fewer helpers is slower, not wrong */
-    return 0;
-}
-
-/* Checks a batch with every thread, the caller's included. */
-static void pool_run(vpool *p, vrec *batch, size_t n, ac_hasher *h, uint8_t *scratch)
-{
-    pthread_mutex_lock(&p->mu);
-    p->batch = batch;
-    p->n = n;
-    atomic_store(&p->next, 0);
-    p->busy = p->nthreads;
-    p->generation++;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
-    run_batch(p, h, scratch);
-    pthread_mutex_lock(&p->mu);
-    while (p->busy > 0)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
-}
-
-/* ---------------------------------------------------------------- ordered checks */
 
 typedef struct vstate {
     ac_report *rep;
-    uint64_t expect;       /* index of the next record */
-    uint64_t end;          /* last index to check */
-    bool have_prev;
-    uint8_t prev_hash[AC_HASH_SIZE];
-    bool have_signer;
-    uint8_t signer[AC_PUBKEY_SIZE]; /* all zeros: nobody (rotated to a retired key) */
-    key_set retired;
+    const ac_verify_options *opt;
+    uint64_t total; /* records expected, for progress */
     witness_view prev_wit;
     bool have_prev_wit;
-    bool stop;
-    bool nomem;
 } vstate;
 
 static void warn(ac_report *rep, ac_warning w)
@@ -186,15 +42,12 @@ static void warn(ac_report *rep, ac_warning w)
         rep->warnings[rep->nwarn++] = w;
 }
 
-static void fail(vstate *vs, ac_reason reason, const char *detail)
+static void fail(ac_report *rep, uint64_t index, ac_reason reason, const char *detail)
 {
-    ac_report *rep = vs->rep;
     rep->valid = 0;
-    rep->fail_index = (int64_t)vs->expect;
+    rep->fail_index = (int64_t)index;
     rep->reason = reason;
-    snprintf(rep->detail, sizeof rep->detail, "record %llu: %s", (unsigned long long)vs->expect,
-             detail);
-    vs->stop = true;
+    snprintf(rep->detail, sizeof rep->detail, "record %llu: %s", (unsigned long long)index, detail);
 }
 
 /* A signed difference as sign and magnitude: exact for any two uint64. */
@@ -224,7 +77,7 @@ static bool clock_disagrees(uint64_t c1, uint64_t c2, uint64_t u1, uint64_t u2, 
     return d.mag > 1000000u + du.mag / 1000u;
 }
 
-static void check_witnesses(vstate *vs, const vrec *v)
+static void check_witnesses(vstate *vs, const fold_in *v)
 {
     witness_view w;
     witness_read(&v->rec, &w);
@@ -254,219 +107,198 @@ static void check_witnesses(vstate *vs, const vrec *v)
     vs->have_prev_wit = true;
 }
 
-/* The checks of section 8 in the table's order: the first reason wins. */
-static void check_ordered(vstate *vs, const vrec *v)
+/* After each record that passed every check of the fold. */
+static void on_record(void *ctx, const fold_in *v)
 {
-    static const uint8_t zero[AC_HASH_SIZE];
-    if (!v->decoded)
-        return fail(vs, AC_REASON_DECODE, v->why ? v->why : "does not decode");
-    if (v->rec.chain_index != vs->expect)
-        return fail(vs, AC_REASON_INDEX, "chain_index is not its position");
-    if (vs->expect == 0 && memcmp(v->rec.prev_hash, zero, AC_HASH_SIZE) != 0)
-        return fail(vs, AC_REASON_GENESIS, "record 0 has a non-zero prev_hash");
-    if (vs->expect > 0 && memcmp(v->rec.prev_hash, vs->prev_hash, AC_HASH_SIZE) != 0)
-        return fail(vs, AC_REASON_LINK, "prev_hash is not the hash of the record before it");
-    if (!v->sig_ok)
-        return fail(vs, AC_REASON_SIGNATURE, "signature does not verify");
-    if (!vs->have_signer) {
-        memcpy(vs->signer, v->rec.signer, AC_PUBKEY_SIZE);
-        vs->have_signer = true;
-    }
-    if (memcmp(v->rec.signer, vs->signer, AC_PUBKEY_SIZE) != 0)
-        return fail(vs, AC_REASON_UNAUTHORIZED, "signed by a key not authorized here");
-    if (v->rotation < 0)
-        return fail(vs, AC_REASON_ROTATION, "malformed key rotation");
-    if (v->rotation > 0 && authority_rotate(&vs->retired, vs->signer, v->new_key) != AC_OK) {
-        vs->nomem = true;
-        vs->stop = true;
-        return;
-    }
-    memcpy(vs->prev_hash, v->hash, AC_HASH_SIZE);
+    vstate *vs = ctx;
+    ac_report *rep = vs->rep;
     check_witnesses(vs, v);
-    if (vs->expect == 0) {
-        memcpy(vs->rep->chain_id, v->chain_id, AC_HASH_SIZE);
-        vs->rep->has_chain_id = true;
+    if (v->rec.chain_index == 0) {
+        memcpy(rep->chain_id, v->chain_id, AC_HASH_SIZE);
+        rep->has_chain_id = true;
     }
-    memcpy(vs->rep->head_hash, v->hash, AC_HASH_SIZE);
-    vs->rep->has_head = true;
-    vs->rep->records++;
-    if (vs->expect++ == vs->end)
-        vs->stop = true;
+    memcpy(rep->head_hash, v->hash, AC_HASH_SIZE);
+    rep->has_head = true;
+    rep->records++;
+    if (vs->opt->contains_hash != NULL &&
+        memcmp(vs->opt->contains_hash, v->hash, AC_HASH_SIZE) == 0)
+        rep->saw_pinned_hash = true;
 }
 
-/* ---------------------------------------------------------------- driver */
-
-typedef struct vctx {
-    ac_chain *c;
-    vstate vs;
-    vpool pool;
-    ac_hasher *hasher;
-    uint8_t *scratch;
-    vrec *batch;
-    size_t cap;
-    const ac_verify_options *opt;
-    uint64_t total; /* records expected, for progress */
-    uint64_t size;  /* bytes of chain.bin verified */
-} vctx;
-
-/* Section 7: an incomplete last frame is a torn tail unless a record starts
- * inside it, which makes it a damaged length prefix. */
-static int tail(vctx *x, uint64_t off, uint64_t size, ac_error *err)
+static void on_progress(void *ctx, uint64_t next_index)
 {
-    uint8_t *buf;
-    if (read_span(x->c->fd, off, size, &buf) != 0)
-        return ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": read failed", x->c->dir);
-    bool inside = frame_record_inside(buf, (size_t)(size - off));
-    free(buf);
-    if (inside) {
-        fail(&x->vs, AC_REASON_FRAME, "length prefix runs past the end of the file");
-    } else {
-        ac_warning w = {.code = AC_WARN_TORN_TAIL, .index = -1, .offset = off, .bytes = size - off};
-        warn(x->vs.rep, w);
-    }
-    return AC_OK;
-}
-
-static int flush(vctx *x, size_t n)
-{
-    pool_run(&x->pool, x->batch, n, x->hasher, x->scratch);
-    for (size_t i = 0; i < n && !x->vs.stop; i++)
-        check_ordered(&x->vs, &x->batch[i]);
-    if (x->opt->progress)
-        x->opt->progress(x->opt->progress_ctx, x->vs.expect, x->total);
-    return AC_OK;
-}
-
-static int scan(vctx *x, uint64_t start_off, uint64_t size, ac_error *err)
-{
-    frame_win w;
-    if (fwin_init(&w, x->c->fd, start_off, size, WINDOW) != 0)
-        return ac_fail(err, AC_ENOMEM, -1, "out of memory");
-    size_t n = 0;
-    int rc = AC_OK;
-    while (rc == AC_OK && !x->vs.stop) {
-        vrec *v = &x->batch[n];
-        fwin_status s = fwin_next(&w, &v->off, &v->body, &v->len);
-        if (s == FW_FRAME) {
-            /* Stop at the range's end: no work on records not asked for. */
-            if (++n == x->cap || x->vs.expect + n > x->vs.end) {
-                rc = flush(x, n);
-                n = 0;
-            }
-            continue;
-        }
-        uint64_t at = v->off;
-        rc = flush(x, n); /* what came before the window's end or the damage */
-        n = 0;
-        if (x->vs.stop || rc != AC_OK)
-            break;
-        if (s == FW_REFILL) {
-            if (fwin_refill(&w) != 0)
-                rc = ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": read failed", x->c->dir);
-            continue;
-        }
-        if (s == FW_BAD_LEN)
-            fail(&x->vs, AC_REASON_FRAME, "length prefix is 0 or over 1048576");
-        else if (s == FW_TORN)
-            rc = tail(x, at, size, err);
-        break;
-    }
-    fwin_free(&w);
-    return rc;
-}
-
-static unsigned thread_count(const ac_chain *c, const ac_verify_options *opt)
-{
-    unsigned t = opt->threads ? opt->threads : c->threads;
-    if (t == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        t = n > 0 ? (unsigned)n : 1;
-    }
-    return t > 256 ? 256 : t;
+    vstate *vs = ctx;
+    vs->opt->progress(vs->opt->progress_ctx, next_index, vs->total);
 }
 
 void ac_verify_options_init(ac_verify_options *opt)
 {
+    if (opt == NULL)
+        return;
     memset(opt, 0, sizeof *opt);
     opt->end = UINT64_MAX;
 }
 
-/* Where a range starting after 0 begins: the authorized key and the hash of
- * the record before it come from the history before it. */
-static int start_point(vctx *x, uint64_t start, uint64_t *off, ac_error *err)
+/* Past a damaged record the checked prefix ends: the history between it and
+ * a range's start is read for what authority needs (each record at its
+ * position; rotations by the authorized key with valid signatures), the
+ * damage itself being for a verification from 0 to report. */
+static int history_to(ac_chain *c, fold *f, uint64_t start, ac_error *err)
 {
-    *off = 0;
-    if (start == 0)
-        return AC_OK;
-    int rc = state_history(x->c, start, x->vs.signer, x->vs.prev_hash, off, &x->vs.retired, err);
-    x->vs.have_signer = x->vs.have_prev = rc == AC_OK;
+    scanner s;
+    ac_hasher *h = hasher_new();
+    int rc = h ? scan_init(&s, c->fd, c->dir, f->st.chain_size, f->st.record_count, c->seen_size,
+                           4u << 20, err)
+               : ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    if (rc != AC_OK) {
+        hasher_free(h);
+        return rc;
+    }
+    while (rc == AC_OK && f->st.record_count < start) {
+        scan_frame fr;
+        int st = scan_next(&s, &fr, err);
+        if (st == SCAN_FLUSH)
+            continue;
+        ac_rec rec;
+        if (st < 0) {
+            rc = st;
+        } else if (st != SCAN_FRAME || rec_decode(fr.body, fr.len, &rec, NULL) != 0 ||
+                   rec.chain_index != fr.index) {
+            rc = ac_fail(err, st == SCAN_END || st == SCAN_TORN ? AC_EINVAL : AC_ECORRUPT,
+                         (int64_t)fr.index, "%s: record %llu, before the range, is %s; verify from 0",
+                         c->dir, (unsigned long long)fr.index,
+                         st == SCAN_END || st == SCAN_TORN ? "missing" : "damaged");
+        } else {
+            uint8_t new_key[AC_PUBKEY_SIZE];
+            if (rec_rotation(&rec, new_key) == 1 &&
+                memcmp(rec.signer, f->st.signer, AC_PUBKEY_SIZE) == 0 &&
+                fold_check_sig(f, fr.body, fr.len, &rec, rec.signer) == 1 &&
+                fold_rotate(f, fr.index, fr.off, new_key) != AC_OK)
+                rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
+            if (hasher_digest(h, fr.body, fr.len, f->st.head_hash) != AC_OK)
+                rc = ac_fail(err, AC_ECRYPTO, -1, "SHA-256 failed");
+            f->st.record_count = fr.index + 1;
+            f->st.chain_size = fr.off + 4 + fr.len;
+        }
+    }
+    scan_free(&s);
+    hasher_free(h);
     return rc;
 }
 
-static int run(vctx *x, ac_error *err)
+/* The fold as it stands before record `start` (> 0): authority from the
+ * rotation history before it, the previous hash from the record before it
+ * (format section 8). */
+static int fold_before(ac_chain *c, uint64_t start, fold *f, ac_error *err)
 {
-    ac_chain *c = x->c;
-    /* The size the buffers were made for: frames appended meanwhile wait
-     * for the next verification. */
-    uint64_t size = x->size, start = x->opt->start;
-    int rc = state_sync(c, false, NULL); /* damage is for the scan below to report */
-    if (x->opt->end < start)
-        return ac_fail(err, AC_EINVAL, -1, "%s: range ends before it starts", c->dir);
-    x->vs.expect = start;
-    x->vs.end = x->opt->end;
-    /* For progress only, counted from record 0 like `done`: the range's end,
-     * or the records the state knows of (damage aside). */
-    x->total = x->opt->end < c->st.record_count ? x->opt->end + 1 : c->st.record_count;
-    uint64_t off;
-    if ((rc = start_point(x, start, &off, err)) != AC_OK)
-        return rc;
-    if (start > 0 && off >= size)
+    if (start >= c->f.st.record_count && !c->damaged)
         return ac_fail(err, AC_EINVAL, (int64_t)start, "%s: no record %llu (the chain has %llu)",
-                       c->dir, (unsigned long long)start, (unsigned long long)start);
-    if (size == 0 || c->fd < 0)
-        return AC_OK;
-    return scan(x, off, size, err);
+                       c->dir, (unsigned long long)start, (unsigned long long)c->f.st.record_count);
+    if (fold_copy(f, &c->f) != AC_OK)
+        return ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    if (start > c->f.st.record_count)
+        return history_to(c, f, start, err);
+    ac_record *prev;
+    int rc = ac_chain_get(c, start - 1, &prev, err);
+    if (rc != AC_OK)
+        return rc;
+    size_t len;
+    (void)ac_record_bytes(prev, &len);
+    if (fold_truncate(f, start) != AC_OK)
+        rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    memcpy(f->st.head_hash, ac_record_hash(prev), AC_HASH_SIZE);
+    f->st.chain_size = ac_record_offset(prev) + 4 + len;
+    ac_record_free(prev);
+    return rc;
+}
+
+/* What is judged after every record present passed (section 8).  0, or
+ * the reason the chain fails, filled into the report. */
+static void judge_whole(const state_claim *claim, const ac_verify_options *opt, const fold *f,
+                        const walk_end *end, ac_report *rep)
+{
+    ac_loss loss;
+    char why[200];
+    bool to_end = end->kind == SCAN_END || end->kind == SCAN_TORN;
+    if (to_end && state_claim_loss(claim, &f->st, &loss)) {
+        snprintf(why, sizeof why, "missing: " AC_STATE_FILE " says %llu records were committed",
+                 (unsigned long long)loss.committed_records);
+        fail(rep, loss.records, AC_REASON_TRUNCATED, why);
+    } else if (opt->genesis_key != NULL && f->st.record_count > 0 &&
+               memcmp(opt->genesis_key, f->genesis, AC_PUBKEY_SIZE) != 0) {
+        fail(rep, 0, AC_REASON_PINNED_KEY, "record 0 is not signed by the pinned key");
+    } else if (opt->chain_id != NULL &&
+               (f->st.record_count == 0 || memcmp(opt->chain_id, f->st.chain_id, AC_HASH_SIZE) != 0)) {
+        fail(rep, 0, AC_REASON_PINNED_CHAIN_ID, "the chain id is not the pinned one");
+    } else if (opt->contains_hash != NULL && !rep->saw_pinned_hash) {
+        fail(rep, f->st.record_count, AC_REASON_PINNED_HEAD,
+             "no record has the pinned hash: the chain was rolled back or rewritten");
+    }
+}
+
+static int verify_run(ac_chain *c, const ac_verify_options *opt, ac_report *rep, ac_error *err)
+{
+    int rc = chain_open_file(c, false, err);
+    if (rc != AC_OK)
+        return rc;
+    if (c->fd < 0)
+        return ac_fail(err, AC_ENOTFOUND, -1, "%s: no " AC_CHAIN_FILE " here: not a chain "
+                       "directory (check the path given with -C)", c->dir);
+    state_claim claim;
+    state_claim_read(c, &claim); /* before the file is sized: see state_claim_read */
+    ac_error sync_err;
+    rc = state_sync(c, &sync_err); /* damage is for the walk below to report */
+    if (rc != AC_OK && rc != AC_ECORRUPT) {
+        if (err != NULL)
+            *err = sync_err;
+        return rc;
+    }
+    fold f;
+    fold_init(&f);
+    if (opt->start > 0 && (rc = fold_before(c, opt->start, &f, err)) != AC_OK)
+        return rc;
+    vstate vs = {.rep = rep, .opt = opt};
+    uint64_t known = c->damaged ? c->damage_index + 1 : c->f.st.record_count;
+    vs.total = opt->end < known ? opt->end + 1 : known;
+    walk_opts wo = {.check_sig = true, .end = opt->end,
+                    .threads = opt->threads ? opt->threads : c->threads,
+                    .each = on_record, .progress = opt->progress ? on_progress : NULL, .ctx = &vs};
+    walk_end end;
+    rc = walk(c, &f, c->seen_size, &wo, &end, err);
+    if (rc == AC_OK) {
+        if (end.kind == WALK_FAILED)
+            fail(rep, end.index, end.reason, end.detail ? end.detail : "");
+        else if (end.kind == SCAN_TORN)
+            warn(rep, (ac_warning){.code = AC_WARN_TORN_TAIL, .index = -1, .offset = end.off,
+                                   .bytes = end.tail_len});
+        if (rep->valid)
+            judge_whole(&claim, opt, &f, &end, rep);
+    }
+    fold_free(&f);
+    return rc;
 }
 
 int ac_verify(ac_chain *c, const ac_verify_options *opt_in, ac_report **out, ac_error *err)
 {
-    *out = NULL;
+    if (out != NULL)
+        *out = NULL;
+    if (c == NULL || out == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no chain or no place for the report");
     ac_verify_options defaults;
     ac_verify_options_init(&defaults);
-    vctx x = {.c = c, .opt = opt_in ? opt_in : &defaults};
-    /* Buffers to the chain's size: no frame is larger than the file, and a
-     * batch need not hold more frames than the file could. */
-    uint64_t size = 0;
-    int rc = chain_open_file(c, false, err);
-    if (rc == AC_OK)
-        rc = chain_file_size(c, &size, err);
-    if (rc != AC_OK)
-        return rc;
-    x.size = size;
-    size_t scratch = size < AC_MAX_RECORD_SIZE ? (size_t)size + 1 : AC_MAX_RECORD_SIZE;
-    x.cap = size / 64 < 16 ? 16 : size / 64 > (1u << 14) ? 1u << 14 : (size_t)(size / 64);
+    const ac_verify_options *opt = opt_in ? opt_in : &defaults;
+    if (opt->end < opt->start)
+        return ac_fail(err, AC_EINVAL, -1, "%s: range ends before it starts", c->dir);
     ac_report *rep = calloc(1, sizeof *rep);
-    x.batch = calloc(x.cap, sizeof *x.batch);
-    x.scratch = malloc(scratch);
-    x.hasher = hasher_new();
     if (rep)
         rep->warnings = calloc(MAX_WARNINGS, sizeof *rep->warnings);
-    if (!rep || !rep->warnings || !x.batch || !x.scratch || !x.hasher ||
-        pool_start(&x.pool, thread_count(c, x.opt) - 1, scratch) != 0)
-        rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
-    if (rc == AC_OK) {
-        rep->valid = 1;
-        rep->fail_index = -1;
-        x.vs.rep = rep;
-        rc = run(&x, err);
-        if (rc == AC_OK && x.vs.nomem)
-            rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
-        pool_stop(&x.pool);
-        key_set_free(&x.vs.retired);
+    if (rep == NULL || rep->warnings == NULL) {
+        ac_report_free(rep);
+        return ac_fail(err, AC_ENOMEM, -1, "out of memory");
     }
-    free(x.batch);
-    free(x.scratch);
-    hasher_free(x.hasher);
+    rep->valid = 1;
+    rep->fail_index = -1;
+    int rc = verify_run(c, opt, rep, err);
     if (rc != AC_OK) {
         ac_report_free(rep);
         return rc;

@@ -17,21 +17,29 @@ static const char status_usage[] =
     "Prints the chain's head state: chain_id, record_count, head_index, head_hash,\n"
     "created_at and last_append_at (ISO-8601 UTC and raw microseconds), signer (the\n"
     "key authorized to sign the next record), chain_size and head_offset; or\n"
-    "\"empty chain\".\n"
+    "\"empty chain\".  If state.cbor says more records were committed than chain.bin\n"
+    "holds, says so (\"LOST: ...\") and exits 1: see 'attestchain recover'.\n"
     "\n"
     "Options:\n"
     "  -C, --dir DIR   the chain directory (default: $ATTESTCHAIN_DIR)\n"
-    "      --json      print one JSON object with these keys, plus \"empty\" and\n"
-    "                  created_at_utc and last_append_at_utc (times in text); an\n"
-    "                  empty chain has \"empty\": true, record_count 0, others null\n"
-    "  -h, --help      print this help\n";
+    "      --json      print one JSON object with these keys, plus \"empty\",\n"
+    "                  created_at_utc and last_append_at_utc (times in text) and\n"
+    "                  \"lost\" (null, or {committed_records, committed_size,\n"
+    "                  records, size}); an empty chain has \"empty\": true,\n"
+    "                  record_count 0, others null\n"
+    "  -h, --help      print this help\n"
+    "\n"
+    "Exit status: 0, 1 records were lost or the chain is damaged, 2 an error.\n";
 
 static const char log_usage[] =
     "usage: attestchain log -C DIR [--from N] [--to N] [--json]\n"
     "\n"
     "Lists the records from --from to --to (default: all), oldest first, one block\n"
     "per record: index and record hash, time (ISO-8601 UTC), content type, content\n"
-    "hash, signer (first 16 hex digits) and metadata as JSON.\n"
+    "hash, signer (first 16 hex digits) and metadata as JSON.  Each record listed\n"
+    "is checked first (its signature by the key authorized at its index, its index,\n"
+    "its link to the next record): the listing stops at the first that fails, with\n"
+    "an error naming it and exit status 1.\n"
     "\n"
     "Options:\n"
     "  -C, --dir DIR   the chain directory (default: $ATTESTCHAIN_DIR)\n"
@@ -49,7 +57,9 @@ static const char show_usage[] =
     "frame in chain.bin), size (of the record, in bytes), metadata and\n"
     "entropy_witnesses (as JSON: a byte string is {\"$bytes\": \"HEX\"}, an integer\n"
     "outside the int64 range {\"$int\": \"DECIMAL\"}, and a map whose one key is\n"
-    "one of these names {\"$map\": {...}}).\n"
+    "one of these names {\"$map\": {...}}).  The record is checked first (its\n"
+    "signature by the key authorized at its index, its index, its link to the next\n"
+    "record); one that fails is not shown: an error names it, exit status 1.\n"
     "\n"
     "Options:\n"
     "  -C, --dir DIR   the chain directory (default: $ATTESTCHAIN_DIR)\n"
@@ -134,12 +144,16 @@ static int parse_read(int argc, char **argv, read_args *a)
     return -1;
 }
 
+/* A damaged or tampered record is flagged with exit status 1, like an
+ * invalid chain; anything else that stops a read is an error (2). */
 static int fail_read(const ac_error *err)
 {
+    if (err->code != AC_ECORRUPT)
+        return fail_ac(err, NULL);
     /* Some of the library's messages already say to run verify. */
-    if (err->code == AC_ECORRUPT && strstr(err->message, "verify") == NULL)
-        return fail_ac(err, "run 'attestchain verify' for the first damaged record");
-    return fail_ac(err, NULL);
+    (void)fail_ac(err, strstr(err->message, "verify") == NULL
+                           ? "run 'attestchain verify' for the first damaged record" : NULL);
+    return EXIT_INVALID;
 }
 
 /* ---------------------------------------------------------------- status */
@@ -193,6 +207,27 @@ static json_t *state_json(const ac_state *s)
     return o;
 }
 
+/* Records lost: a state.cbor of this chain says more was committed. */
+static void print_loss(const ac_loss *l)
+{
+    printf("LOST: " "state.cbor says %llu records were committed; chain.bin holds %llu.\n"
+           "  Restore chain.bin from a copy, or accept the loss with "
+           "'attestchain recover --accept-loss'.\n",
+           (unsigned long long)l->committed_records, (unsigned long long)l->records);
+}
+
+static json_t *loss_json(const ac_loss *l)
+{
+    json_t *o = json_object();
+    if (!json_put(o, "committed_records", json_u64(l->committed_records)) ||
+        !json_put(o, "committed_size", json_u64(l->committed_size)) ||
+        !json_put(o, "records", json_u64(l->records)) || !json_put(o, "size", json_u64(l->size))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 static int run_status(ac_chain *chain, const read_args *a)
 {
     ac_state st;
@@ -201,18 +236,26 @@ static int run_status(ac_chain *chain, const read_args *a)
     if (rc != AC_OK && rc != AC_ENOTFOUND)
         return fail_read(&err);
     const ac_state *s = rc == AC_OK ? &st : NULL;
+    ac_loss loss;
+    int lost = ac_chain_loss(chain, &loss, &err);
+    if (lost < 0)
+        return fail_read(&err);
     if (a->json) {
         json_t *o = state_json(s);
-        if (o == NULL)
+        if (o == NULL || !json_put(o, "lost", lost ? loss_json(&loss) : json_null())) {
+            json_decref(o);
             return fail_msg("out of memory building JSON");
+        }
         int out = print_json(o);
-        return out == EXIT_GOOD ? finish_output(EXIT_GOOD) : out;
+        return out == EXIT_GOOD ? finish_output(lost ? EXIT_INVALID : EXIT_GOOD) : out;
     }
     if (s == NULL)
         printf("empty chain\n");
     else
         print_state(s);
-    return finish_output(EXIT_GOOD);
+    if (lost)
+        print_loss(&loss);
+    return finish_output(lost ? EXIT_INVALID : EXIT_GOOD);
 }
 
 /* ---------------------------------------------------------------- records */
@@ -399,7 +442,7 @@ static int run_show(ac_chain *chain, const read_args *a)
     uint64_t index = a->index;
     ac_record *r = NULL;
     ac_error err;
-    if (ac_chain_get(chain, index, &r, &err) != AC_OK)
+    if (ac_chain_get_verified(chain, index, &r, &err) != AC_OK)
         return fail_read(&err);
     int st = EXIT_GOOD;
     if (a->json) {

@@ -8,19 +8,28 @@
 #define MAX_THREADS 1024u
 
 static const char verify_usage[] =
-    "usage: attestchain verify -C DIR [--from N] [--to N] [--json] [-j THREADS]\n"
+    "usage: attestchain verify -C DIR [--from N] [--to N] [--key KEY] [--chain-id HEX]\n"
+    "                          [--head HASH] [--json] [-j THREADS]\n"
     "\n"
     "Checks the records from --from to --to (default: all) as format section 8 says:\n"
     "framing, encoding, index, link to the record before (also for a range that\n"
     "starts after 0), signature and authorization (from the rotation history).\n"
-    "Prints \"valid: N records\" or \"INVALID at record I: REASON (DETAIL)\", then one\n"
-    "line per warning (torn_tail, clock, chain_size); warnings never make a chain\n"
-    "invalid.  A progress bar is drawn on stderr when it is a terminal.\n"
+    "Then, for the whole chain, whether records that state.cbor says were committed\n"
+    "are missing (truncated), and the pins given.  Prints \"valid: N records\" with\n"
+    "the chain id, head hash, current signer and time span, or \"INVALID at record\n"
+    "I: REASON (DETAIL)\", then one line per warning (torn_tail, clock, chain_size);\n"
+    "warnings never make a chain invalid.  A progress bar is drawn on stderr when it\n"
+    "is a terminal.  A directory without chain.bin is an error (exit status 2).\n"
     "\n"
     "Options:\n"
     "  -C, --dir DIR          the chain directory (default: $ATTESTCHAIN_DIR)\n"
     "      --from N           the first record to check (default: 0)\n"
     "      --to N             the last record to check (default: the head)\n"
+    "      --key KEY          pin: record 0 must be signed by this public key (64 hex\n"
+    "                         digits, or a file: hex, PEM public or private key)\n"
+    "      --chain-id HEX     pin: the chain id must be this (64 hex digits)\n"
+    "      --head HASH        pin: a record hash known from earlier (64 hex digits)\n"
+    "                         must still be in the chain: a rollback or rewrite fails\n"
     "  -j, --threads THREADS  worker threads, 0 to 1024 (default: 0, one per CPU)\n"
     "      --json             print one JSON object instead:\n"
     "                         {\"valid\": bool, \"records\": N, \"index\": N|null,\n"
@@ -31,17 +40,19 @@ static const char verify_usage[] =
     "                         or \"delta_us\" (clock); chain_id and head_hash are\n"
     "                         given when the chain is valid up to its head\n"
     "                         REASON is one of frame, decode, index, genesis,\n"
-    "                         link, signature, unauthorized, rotation\n"
+    "                         link, signature, unauthorized, rotation, truncated,\n"
+    "                         checkpoint, pinned_key, pinned_chain_id, pinned_head\n"
     "  -h, --help             print this help\n"
     "\n"
     "Exit status: 0 valid, 1 invalid, 2 the check could not run.\n";
 
-enum { OPT_FROM = 256, OPT_TO, OPT_JSON };
+enum { OPT_FROM = 256, OPT_TO, OPT_JSON, OPT_KEY, OPT_CHAIN_ID, OPT_HEAD };
 
 typedef struct verify_args {
     const char *dir;
     ac_verify_options opt;
     bool to_given, json;
+    uint8_t key[AC_PUBKEY_SIZE], chain_id[AC_HASH_SIZE], head[AC_HASH_SIZE];
 } verify_args;
 
 static const struct option verify_opts[] = {
@@ -50,6 +61,9 @@ static const struct option verify_opts[] = {
     {"to", required_argument, NULL, OPT_TO},
     {"threads", required_argument, NULL, 'j'},
     {"json", no_argument, NULL, OPT_JSON},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"chain-id", required_argument, NULL, OPT_CHAIN_ID},
+    {"head", required_argument, NULL, OPT_HEAD},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -59,6 +73,25 @@ static int parse_number(const char *opt, const char *arg, uint64_t max, uint64_t
     if (!parse_u64(arg, out) || *out > max)
         return fail_usage("verify", "%s takes a number from 0 to %llu, got '%.40s'", opt,
                           (unsigned long long)max, arg);
+    return -1;
+}
+
+/* 64 hex digits into `out`: -1 to go on, or the exit status. */
+static int parse_hash(const char *opt, const char *arg, uint8_t out[AC_HASH_SIZE])
+{
+    if (strlen(arg) != 2 * AC_HASH_SIZE || ac_hex_decode(arg, out, AC_HASH_SIZE, NULL) != AC_OK)
+        return fail_usage("verify", "%s takes 64 hex digits, got '%.80s'", opt, arg);
+    return -1;
+}
+
+/* A public key as 64 hex digits or a key file: -1 to go on, or the exit status. */
+static int parse_key(const char *arg, uint8_t out[AC_PUBKEY_SIZE])
+{
+    if (strlen(arg) == 2 * AC_PUBKEY_SIZE && ac_hex_decode(arg, out, AC_PUBKEY_SIZE, NULL) == AC_OK)
+        return -1;
+    ac_error err;
+    if (ac_pubkey_load(arg, out, &err) != AC_OK)
+        return fail_ac(&err, "--key takes a public key: 64 hex digits or a key file");
     return -1;
 }
 
@@ -81,6 +114,18 @@ static int parse_verify(int argc, char **argv, verify_args *a)
             a->opt.threads = (unsigned)threads;
             break;
         case OPT_JSON: a->json = true; break;
+        case OPT_KEY:
+            st = parse_key(optarg, a->key);
+            a->opt.genesis_key = a->key;
+            break;
+        case OPT_CHAIN_ID:
+            st = parse_hash("--chain-id", optarg, a->chain_id);
+            a->opt.chain_id = a->chain_id;
+            break;
+        case OPT_HEAD:
+            st = parse_hash("--head", optarg, a->head);
+            a->opt.contains_hash = a->head;
+            break;
         case 'h': return print_help(verify_usage);
         default: return fail_option("verify", c, argv);
         }
@@ -121,10 +166,26 @@ static void print_warning(const ac_warning *w)
     }
 }
 
-static void print_human(const ac_report *rep)
+static void print_human(const ac_report *rep, const ac_state *head)
 {
     if (ac_report_valid(rep)) {
-        printf("valid: %llu records\n", (unsigned long long)ac_report_records(rep));
+        uint64_t n = ac_report_records(rep);
+        printf("valid: %llu record%s\n", (unsigned long long)n, n == 1 ? "" : "s");
+        const uint8_t *id = ac_report_chain_id(rep);
+        char hex[HASH_HEX_LEN], from[UTC_TEXT_LEN], to[UTC_TEXT_LEN];
+        if (id != NULL) {
+            ac_hex_encode(id, AC_HASH_SIZE, hex);
+            printf("  chain id:  %s\n", hex);
+        }
+        if (head != NULL) {
+            ac_hex_encode(head->head_hash, AC_HASH_SIZE, hex);
+            printf("  head:      record %llu, %s\n", (unsigned long long)head->head_index, hex);
+            ac_hex_encode(head->signer, AC_PUBKEY_SIZE, hex);
+            printf("  signer:    %s (signs the next record)\n", hex);
+            format_utc(head->created_at, from);
+            format_utc(head->last_append_at, to);
+            printf("  span:      %s to %s\n", from, to);
+        }
     } else {
         printf("INVALID at record %lld: %s (", (long long)ac_report_fail_index(rep),
                ac_reason_name(ac_report_reason(rep)));
@@ -245,7 +306,7 @@ static int run_verify(ac_chain *chain, verify_args *a)
     else if (a->json)
         out = print_json_report(rep, at_head);
     else
-        print_human(rep);
+        print_human(rep, at_head ? &st : NULL);
     ac_report_free(rep);
     if (out != EXIT_GOOD)
         return out;

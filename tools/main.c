@@ -12,7 +12,7 @@ typedef struct command {
 static const command commands[] = {
     {"keygen", cmd_keygen}, {"pubkey", cmd_pubkey}, {"append", cmd_append},
     {"rotate", cmd_rotate}, {"verify", cmd_verify}, {"status", cmd_status},
-    {"log", cmd_log},       {"show", cmd_show},
+    {"log", cmd_log},       {"show", cmd_show},     {"recover", cmd_recover},
 };
 
 static const char usage[] =
@@ -31,6 +31,7 @@ static const char usage[] =
     "  status            print the chain's head state\n"
     "  log               list records, oldest first\n"
     "  show INDEX        print one record in full\n"
+    "  recover           accept a loss of records that state.cbor says were committed\n"
     "  help [COMMAND]    print this help, or a command's\n"
     "\n"
     "Options:\n"

@@ -41,6 +41,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_recover(int argc, char **argv);
 
 /* ---------------------------------------------------------------- errors
  * Every error is ONE line on stderr, "attestchain: ...", and exit status 2. */

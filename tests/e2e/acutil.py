@@ -92,7 +92,8 @@ def frames(path: str):
     out, off = [], 0
     while off + 4 <= len(data):
         (n,) = struct.unpack(">I", data[off:off + 4])
-        if off + 4 + n > len(data):
+        # Revision 2: a prefix of 0 or over the limit ends the frames too.
+        if n == 0 or n > 1048576 or off + 4 + n > len(data):
             break
         out.append((off, data[off + 4:off + 4 + n]))
         off += 4 + n

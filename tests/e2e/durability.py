@@ -222,6 +222,12 @@ def parse_state(b: bytes) -> dict:
         major, val, pos = _read_head(b, pos)
         if major == 2:
             out[key], pos = b[pos:pos + val], pos + val
+        elif major == 4:  # an array of uints (rotation_offsets)
+            items = []
+            for _ in range(val):
+                _m, v, pos = _read_head(b, pos)
+                items.append(v)
+            out[key] = items
         else:
             assert major == 0, f"state.cbor: unexpected type for {key}"
             out[key] = val

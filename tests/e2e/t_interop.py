@@ -197,9 +197,9 @@ class InteropCase(ToolCase):
     def test_rotation_back_to_a_retired_key(self):
         """SPEC 4.4: a retired key is never authorized again.  The Python store
         accepts a rotation back to one and records signed by it; this tool
-        finds the first such record unauthorized, and refuses to append: also
-        when the rotation comes after a checkpoint of its own, whose history
-        it must then look up."""
+        finds the first such record unauthorized, and refuses to append onto
+        it, naming it: also when a checkpoint of its own from before the
+        rotation is put back."""
         self.copy_keys()
         chain = self.path("back")
         k1, k2 = load_key("k1"), load_key("k2")
@@ -221,7 +221,7 @@ class InteropCase(ToolCase):
         before = acutil.read_bytes(os.path.join(chain, "chain.bin"))
         for key in ("k1", "k2"):
             p = self.fails(2, "append", "-C", chain, "-k", self.key(key), "--hash", "03" * 32)
-            self.assertIn("no key may sign", p.stderr)
+            self.assertIn("record 4 is damaged (signed by a key not authorized here", p.stderr)
         self.assertEqual(acutil.read_bytes(os.path.join(chain, "chain.bin")), before)
 
     # ------------------------------------------------------------ (c)

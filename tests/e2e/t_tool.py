@@ -451,8 +451,14 @@ class VerifyTest(Base):
         self.fails(2, "verify", "-C", chain, "-j", "x")
 
     def test_empty_chain_verifies(self):
+        """An empty chain.bin is a valid chain of 0 records; a directory
+        without one is no chain at all (exit status 2, never "valid")."""
         chain = self.path("empty")
         os.mkdir(chain)
+        p = run("verify", "-C", chain)
+        self.assertEqual(p.returncode, 2, describe(p))
+        self.assertIn("no chain.bin", p.stderr)
+        open(self.bin(chain), "wb").close()
         v = self.verify(chain, want_exit=0)
         self.assertEqual((v["records"], v["chain_id"], v["head_hash"]), (0, None, None), v)
 

@@ -205,6 +205,10 @@ static int watch_round(const char *dir, unsigned flags, uint64_t *records, uint6
         return rc;
     ac_verify_options_init(&opt);
     rc = ac_verify(c, &opt, &rep, err);
+    if (rc == AC_ENOTFOUND) { /* no chain.bin yet: the writers have not begun */
+        ac_chain_close(c, NULL);
+        return AC_OK;
+    }
     if (rc == AC_OK && !ac_report_valid(rep)) {
         snprintf(err->message, sizeof err->message, "verify: invalid at record %" PRId64 " (%s): %s",
                  ac_report_fail_index(rep), ac_reason_name(ac_report_reason(rep)),
