@@ -12,8 +12,9 @@ PREFIX ?= /usr/local
 BUILD ?= build
 CC ?= cc
 SAN ?=
-VERSION := 1.0.0
-SOVERSION := 1
+# The version is written once, in the header.
+VERSION := $(shell sed -n 's/^\#define AC_VERSION_STRING "\([^"]*\)".*/\1/p' include/attestchain.h)
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
 
 PKGS := libsodium libcrypto libcbor jansson
 # Packages are checked (and installed, as root) only for goals that build.
@@ -68,9 +69,14 @@ $(BUILD)/obj/tools/%.o: tools/%.c include/attestchain.h $(wildcard tools/*.h) | 
 $(BUILD)/obj $(BUILD)/obj/tools $(BUILD)/tests:
 	@mkdir -p $@
 
+# The static library exports only the ac_ names: its objects are linked into
+# one, whose hidden (internal) symbols are then made local, so that a user's
+# own read_span or fold_step cannot clash with ours.
 $(STATIC): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	$(LD) -r -o $(BUILD)/obj/libattestchain.o $^
+	objcopy --localize-hidden $(BUILD)/obj/libattestchain.o
+	ar rcs $@ $(BUILD)/obj/libattestchain.o
 
 $(SHARED): $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libattestchain.so.$(SOVERSION) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)

@@ -215,12 +215,10 @@ static ref_verdict ref_verify(const uint8_t *buf, size_t size)
     while (off < size) {
         size_t left = size - off;
         uint32_t len = left >= 4 ? be32(buf + off) : 0;
-        if (left >= 4 && (len == 0 || len > AC_MAX_RECORD_SIZE)) {
-            v.reason = AC_REASON_FRAME;
-            break;
-        }
-        if (left < 4 || len > left - 4) {
-            /* Incomplete: a torn tail, unless a record starts inside it. */
+        bool bad_len = left >= 4 && (len == 0 || len > AC_MAX_RECORD_SIZE);
+        if (left < 4 || bad_len || len > left - 4) {
+            /* Incomplete, or a prefix of 0 or over the limit (revision 2):
+             * a torn tail, unless a record starts inside it. */
             if (frame_record_inside(buf + off, left)) {
                 v.reason = AC_REASON_FRAME;
             } else {

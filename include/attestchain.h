@@ -1,8 +1,7 @@
 /*
  * attestchain: a tamper-evident, append-only chain of Ed25519-signed records.
  *
- * The on-disk format is docs/format.md (the project's words for the shared
- * SPEC, version 1).  A chain is a directory holding chain.bin, the log, and
+ * The on-disk format is docs/format.md (version 1, revision 2).  A chain is a directory holding chain.bin, the log, and
  * caches derived from it (state.cbor, index.bin) that are validated before use.
  *
  * Conventions
@@ -36,7 +35,7 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-#define AC_VERSION_STRING "1.0.0"
+#define AC_VERSION_STRING "1.1.0" /* the one place the version is written */
 #define AC_FORMAT_VERSION 1
 
 #define AC_HASH_SIZE 32      /* SHA-256 */
@@ -69,6 +68,10 @@ typedef struct ac_error {
     int64_t index;     /* record index concerned, or -1 */
     char message[512]; /* "DIR/chain.bin: record 12: ..." */
 } ac_error;
+
+/* The library's version at run time ("1.1.0"), which may differ from the
+ * AC_VERSION_STRING a program was compiled against. */
+const char *ac_version(void);
 
 /* A short, static description of an ac_status code ("I/O error"). */
 const char *ac_strerror(int code);
@@ -185,7 +188,7 @@ typedef struct ac_state {
     uint64_t head_offset;    /* offset of the last record's frame */
     uint8_t signer[AC_PUBKEY_SIZE]; /* the key authorized to sign the next record; all
                                        zeros if none may (a rotation back to a key
-                                       retired before: SPEC 4.4) */
+                                       retired before: docs/format.md 4.4) */
 } ac_state;
 
 /* The chain's head state, checked against chain.bin (rebuilt from it when the

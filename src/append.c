@@ -314,6 +314,8 @@ static int check_entries(const ac_entry *e, size_t n, pending *p, bool rotation_
 static int append_entries(ac_chain *c, const ac_key *key, const ac_entry *entries, size_t n,
                           ac_appended *out, const uint8_t *rotation_key, ac_error *err)
 {
+    if (c == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no chain");
     if (c->readonly)
         return ac_fail(err, AC_EINVAL, -1, "%s: opened read-only", c->dir);
     if (n == 0)
@@ -354,6 +356,8 @@ int ac_append(ac_chain *c, const ac_key *key, const ac_entry *entry, ac_appended
 int ac_append_rotation(ac_chain *c, const ac_key *old_key, const uint8_t new_pubkey[AC_PUBKEY_SIZE],
                        ac_appended *out, ac_error *err)
 {
+    if (c == NULL || old_key == NULL || new_pubkey == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no chain, no key or no new public key");
     uint8_t old_pub[AC_PUBKEY_SIZE];
     ac_key_pubkey(old_key, old_pub);
     if (sodium_memcmp(old_pub, new_pubkey, AC_PUBKEY_SIZE) == 0)

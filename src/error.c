@@ -73,6 +73,11 @@ int ac_fail_errno(ac_error *err, int code, int64_t index, const char *fmt, ...)
     return code;
 }
 
+const char *ac_version(void)
+{
+    return AC_VERSION_STRING;
+}
+
 const char *ac_reason_name(ac_reason reason)
 {
     static const char *const names[] = {

@@ -135,7 +135,7 @@ int rec_chain_id(const uint8_t *body, size_t len, ac_hasher *h, uint8_t out[AC_H
  * rotation, -1 a malformed one. */
 int rec_rotation(const ac_rec *rec, uint8_t new_key[AC_PUBKEY_SIZE]);
 
-/* Keys retired by rotations: SPEC 4.4 says a retired key is never
+/* Keys retired by rotations: docs/format.md 4.4 says a retired key is never
  * authorized again, so a rotation back to one leaves nobody authorized. */
 typedef struct key_set {
     uint8_t (*keys)[AC_PUBKEY_SIZE];
@@ -425,7 +425,8 @@ typedef struct walk_end {
 /* Folds the frames of chain.bin from f->st.chain_size up to `size` into f.
  * AC_OK when the walk ran (how it ended in *end), or an error when it could
  * not (I/O, memory). */
-int walk(ac_chain *c, fold *f, uint64_t size, const walk_opts *o, walk_end *end, ac_error *err);
+int chain_walk(ac_chain *c, fold *f, uint64_t size, const walk_opts *o, walk_end *end,
+               ac_error *err);
 
 /* ---------------------------------------------------------------- chain.c */
 

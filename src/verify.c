@@ -264,7 +264,7 @@ static int verify_run(ac_chain *c, const ac_verify_options *opt, ac_report *rep,
                     .threads = opt->threads ? opt->threads : c->threads,
                     .each = on_record, .progress = opt->progress ? on_progress : NULL, .ctx = &vs};
     walk_end end;
-    rc = walk(c, &f, c->seen_size, &wo, &end, err);
+    rc = chain_walk(c, &f, c->seen_size, &wo, &end, err);
     if (rc == AC_OK) {
         if (end.kind == WALK_FAILED)
             fail(rep, end.index, end.reason, end.detail ? end.detail : "");

@@ -216,7 +216,8 @@ static int walk_frames(ac_chain *c, walker *w, uint64_t size, ac_error *err)
     return rc;
 }
 
-int walk(ac_chain *c, fold *f, uint64_t size, const walk_opts *o, walk_end *end, ac_error *err)
+int chain_walk(ac_chain *c, fold *f, uint64_t size, const walk_opts *o, walk_end *end,
+               ac_error *err)
 {
     *end = (walk_end){.kind = SCAN_END, .index = f->st.record_count, .off = f->st.chain_size};
     if (c->fd < 0 || size <= f->st.chain_size)

@@ -1,6 +1,6 @@
 /* status, log and show: the commands that only read a chain.  They open it
  * read-only, so they work on chains the user cannot write, and never touch
- * the caches.  Field names follow the format (SPEC section 4 and 6); a time
+ * the caches.  Field names follow the format (docs/format.md sections 4 and 6); a time
  * is given raw (µs since 1970) under its own name and as ISO-8601 UTC under
  * "<name>_utc". */
 #include <getopt.h>

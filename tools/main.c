@@ -105,7 +105,7 @@ int main(int argc, char **argv)
     if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0)
         return print_help(usage);
     if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0) {
-        printf(TOOL_NAME " %s (format version %d)\n", AC_VERSION_STRING, AC_FORMAT_VERSION);
+        printf(TOOL_NAME " %s (format version %d)\n", ac_version(), AC_FORMAT_VERSION);
         return finish_output(EXIT_GOOD);
     }
     if (strcmp(name, "help") == 0)

@@ -467,7 +467,45 @@ static void test_two_handles(void **state)
     tu_rmtree(dir);
 }
 
+/* A NULL handle, key or out-parameter is AC_EINVAL with a message, never a
+ * crash (ac_append_rotation(c, NULL, ...) once crashed). */
+static void test_null_arguments(void **state)
+{
+    (void)state;
+    char dir[4096];
+    tu_tmpdir(dir, sizeof dir);
+    ac_key *key = tu_new_key(NULL);
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_CREATE);
+    uint8_t pub[AC_PUBKEY_SIZE] = {1};
+    ac_entry e = {.content_type = "text/plain"};
+    ac_error err;
+    ac_record *r;
+    ac_report *rep;
+    ac_iter *it;
+    ac_state st;
+    ac_loss loss;
+    assert_int_equal(ac_append_rotation(c, NULL, pub, NULL, &err), AC_EINVAL);
+    assert_int_equal(ac_append_rotation(c, key, NULL, NULL, &err), AC_EINVAL);
+    assert_int_equal(ac_append_rotation(NULL, key, pub, NULL, &err), AC_EINVAL);
+    assert_int_equal(ac_append(NULL, key, &e, NULL, &err), AC_EINVAL);
+    assert_int_equal(ac_append(c, NULL, &e, NULL, &err), AC_EINVAL);
+    assert_int_equal(ac_chain_get(NULL, 0, &r, &err), AC_EINVAL);
+    assert_int_equal(ac_chain_get_verified(c, 0, NULL, &err), AC_EINVAL);
+    assert_int_equal(ac_chain_head(NULL, &r, &err), AC_EINVAL);
+    assert_int_equal(ac_chain_state(NULL, &st, &err), AC_EINVAL);
+    assert_int_equal(ac_chain_loss(NULL, &loss, &err), AC_EINVAL);
+    assert_int_equal(ac_verify(NULL, NULL, &rep, &err), AC_EINVAL);
+    assert_int_equal(ac_iter_open(NULL, 0, 0, &it, &err), AC_EINVAL);
+    assert_int_equal(ac_iter_next(NULL, &r, &err), AC_EINVAL);
+    assert_true(err.message[0] != '\0');
+    assert_string_equal(ac_version(), AC_VERSION_STRING);
+    tu_close_chain(c);
+    ac_key_free(key);
+    tu_rmtree(dir);
+}
+
 TU_MAIN(NULL, NULL,
+        cmocka_unit_test(test_null_arguments),
         cmocka_unit_test(test_batch_indices),
         cmocka_unit_test(test_batch_all_or_none),
         cmocka_unit_test(test_unauthorized_key),
