@@ -13,6 +13,8 @@ static const command commands[] = {
     {"keygen", cmd_keygen}, {"pubkey", cmd_pubkey}, {"append", cmd_append},
     {"rotate", cmd_rotate}, {"verify", cmd_verify}, {"status", cmd_status},
     {"log", cmd_log},       {"show", cmd_show},
+    /* Evidence that travels: checkpoints and proofs (cmd_tlog.c). */
+    {"vkey", cmd_vkey},     {"verify-proof", cmd_verify_proof},
 };
 
 static const char usage[] =
@@ -31,6 +33,8 @@ static const char usage[] =
     "  status            print the chain's head state\n"
     "  log               list records, oldest first\n"
     "  show INDEX        print one record in full\n"
+    "  vkey              print the verifier key of a key under a log's name\n"
+    "  verify-proof      check a .tlog-proof with nothing but verifier keys\n"
     "  help [COMMAND]    print this help, or a command's\n"
     "\n"
     "Options:\n"
