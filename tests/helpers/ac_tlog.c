@@ -202,6 +202,15 @@ static size_t get_hashes(json_t *arr, hash_t *out)
     return n;
 }
 
+/* The first failed check of cmd_check: printed, and the check stops. */
+#define CHECK_FAIL(...)                                                        \
+    do {                                                                       \
+        printf("FAIL " __VA_ARGS__);                                           \
+        putchar('\n');                                                         \
+        rc = 1;                                                                \
+        goto out;                                                              \
+    } while (0)
+
 static int cmd_check(const char *path)
 {
     json_error_t jerr;
@@ -212,87 +221,83 @@ static int cmd_check(const char *path)
     }
     ac_error err;
     ac_vkey *v;
+    ac_merkle_mem *mem;
     if (ac_vkey_parse(json_string_value(json_object_get(o, "vkey")), &v, &err) != AC_OK)
         die("vkey", &err);
-    ac_merkle_mem *mem;
     if (ac_merkle_mem_new(&mem, &err) != AC_OK)
         die("tree", &err);
     json_t *leaves = json_object_get(o, "leaves"), *roots = json_object_get(o, "roots");
-    size_t n = json_array_size(leaves), checks = 0;
+    size_t n = json_array_size(leaves), checks = 0, i;
     hash_t *rootv = calloc(n + 1, sizeof *rootv);
-    for (size_t i = 0; i <= n; i++) {
-        if (i > 0) {
-            size_t len;
-            uint8_t *b = unb64(json_string_value(json_array_get(leaves, i - 1)), &len);
-            if (ac_merkle_mem_append(mem, b, len, &err) != AC_OK)
-                die("leaf", &err);
-            free(b);
-        }
-        hash_t mine;
+    uint8_t *buf = NULL;
+    ac_checkpoint *cp = NULL;
+    int rc = 0;
+    if (rootv == NULL)
+        die("out of memory", NULL);
+    for (i = 0; i <= n; i++) {
         size_t len;
-        uint8_t *theirs = unb64(json_string_value(json_array_get(roots, i)), &len);
-        if (ac_merkle_tree_hash(i, ac_merkle_mem_read, mem, mine, &err) != AC_OK)
-            die("root", &err);
-        if (len != AC_HASH_SIZE || memcmp(mine, theirs, AC_HASH_SIZE) != 0) {
-            printf("FAIL root of size %zu differs\n", i);
-            return 1;
+        if (i > 0) {
+            buf = unb64(json_string_value(json_array_get(leaves, i - 1)), &len);
+            if (ac_merkle_mem_append(mem, buf, len, &err) != AC_OK)
+                die("leaf", &err);
+            free(buf);
         }
-        memcpy(rootv[i], mine, AC_HASH_SIZE);
-        free(theirs);
+        if (ac_merkle_tree_hash(i, ac_merkle_mem_read, mem, rootv[i], &err) != AC_OK)
+            die("root", &err);
+        buf = unb64(json_string_value(json_array_get(roots, i)), &len);
+        if (len != AC_HASH_SIZE || memcmp(rootv[i], buf, AC_HASH_SIZE) != 0)
+            CHECK_FAIL("root of size %zu differs", i);
+        free(buf);
+        buf = NULL;
         checks++;
     }
-    json_t *cps = json_object_get(o, "checkpoints");
-    for (size_t i = 0; i < json_array_size(cps); i++) {
-        const char *text = json_string_value(json_array_get(cps, i));
-        ac_checkpoint *cp;
-        if (ac_checkpoint_parse((const uint8_t *)text, strlen(text), &cp, &err) != AC_OK) {
-            printf("FAIL checkpoint %zu: %s\n", i, err.message);
-            return 1;
-        }
+    json_t *cps = json_object_get(o, "checkpoints"), *e;
+    json_array_foreach(cps, i, e) {
+        const char *text = json_string_value(e);
+        if (ac_checkpoint_parse((const uint8_t *)text, strlen(text), &cp, &err) != AC_OK)
+            CHECK_FAIL("checkpoint %zu: %s", i, err.message);
         uint64_t size = ac_checkpoint_size(cp);
         if (ac_checkpoint_verify(cp, (const ac_vkey *const *)&v, 1, &err) != 1 || size > n ||
-            memcmp(ac_checkpoint_root(cp), rootv[size], AC_HASH_SIZE) != 0) {
-            printf("FAIL checkpoint %zu (size %" PRIu64 "): %s\n", i, size, err.message);
-            return 1;
-        }
+            memcmp(ac_checkpoint_root(cp), rootv[size], AC_HASH_SIZE) != 0)
+            CHECK_FAIL("checkpoint %zu (size %" PRIu64 "): %s", i, size, err.message);
         ac_checkpoint_free(cp);
+        cp = NULL;
         checks++;
     }
-    json_t *inc = json_object_get(o, "inclusion"), *e;
-    size_t i;
-    json_array_foreach(inc, i, e) {
+    json_array_foreach(json_object_get(o, "inclusion"), i, e) {
         uint64_t idx = (uint64_t)json_integer_value(json_object_get(e, "index"));
         uint64_t size = (uint64_t)json_integer_value(json_object_get(e, "size"));
         hash_t proof[AC_MERKLE_MAX_PROOF], leaf;
         size_t k = get_hashes(json_object_get(e, "proof"), proof), len;
-        uint8_t *b = unb64(json_string_value(json_array_get(leaves, idx)), &len);
-        if (size > n || ac_merkle_leaf_hash(b, len, leaf, &err) != AC_OK ||
-            ac_merkle_check_record((const hash_t *)proof, k, idx, leaf, size, rootv[size], &err) != 1) {
-            printf("FAIL inclusion of %" PRIu64 " in %" PRIu64 ": %s\n", idx, size, err.message);
-            return 1;
-        }
-        free(b);
+        if (idx >= n || size > n)
+            CHECK_FAIL("inclusion of %" PRIu64 " in %" PRIu64 ": past the leaves", idx, size);
+        buf = unb64(json_string_value(json_array_get(leaves, idx)), &len);
+        if (ac_merkle_leaf_hash(buf, len, leaf, &err) != AC_OK ||
+            ac_merkle_check_record((const hash_t *)proof, k, idx, leaf, size, rootv[size], &err) != 1)
+            CHECK_FAIL("inclusion of %" PRIu64 " in %" PRIu64 ": %s", idx, size, err.message);
+        free(buf);
+        buf = NULL;
         checks++;
     }
-    json_t *con = json_object_get(o, "consistency");
-    json_array_foreach(con, i, e) {
+    json_array_foreach(json_object_get(o, "consistency"), i, e) {
         uint64_t m = (uint64_t)json_integer_value(json_object_get(e, "old"));
         uint64_t size = (uint64_t)json_integer_value(json_object_get(e, "new"));
         hash_t proof[AC_MERKLE_MAX_PROOF];
         size_t k = get_hashes(json_object_get(e, "proof"), proof);
         if (size > n || m > size ||
-            ac_merkle_check_tree((const hash_t *)proof, k, m, rootv[m], size, rootv[size], &err) != 1) {
-            printf("FAIL consistency %" PRIu64 " -> %" PRIu64 ": %s\n", m, size, err.message);
-            return 1;
-        }
+            ac_merkle_check_tree((const hash_t *)proof, k, m, rootv[m], size, rootv[size], &err) != 1)
+            CHECK_FAIL("consistency %" PRIu64 " -> %" PRIu64 ": %s", m, size, err.message);
         checks++;
     }
     printf("ok %zu checks\n", checks);
+out:
+    free(buf);
+    ac_checkpoint_free(cp);
     free(rootv);
     ac_merkle_mem_free(mem);
     ac_vkey_free(v);
     json_decref(o);
-    return 0;
+    return fflush(stdout) == 0 ? rc : 2;
 }
 
 static bool parse_num(const char *s, uint64_t *out)
