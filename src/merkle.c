@@ -343,6 +343,49 @@ static int not_proven(ac_error *err, const char *what)
     return 0;
 }
 
+/* RFC 9162's walk from node fn of the last node sn up to the root: each
+ * proof hash is a left sibling (folded in on the left of `sr` and, unless
+ * NULL, of `fr`, the old tree's path) or a right sibling (folded into `sr`
+ * on the right).  1 when the walk used every hash and ended at the root, 0
+ * when the proof's length does not fit the sizes, or the hasher's error. */
+static int walk(ac_hasher *h, const uint8_t (*proof)[AC_HASH_SIZE], size_t count, uint64_t fn,
+                uint64_t sn, uint8_t fr[AC_HASH_SIZE], uint8_t sr[AC_HASH_SIZE])
+{
+    for (size_t i = 0; i < count; i++) {
+        if (sn == 0)
+            return 0;
+        int rc;
+        if ((fn & 1) || fn == sn) {
+            rc = fr != NULL ? merkle_node(h, proof[i], fr, fr) : AC_OK;
+            if (rc == AC_OK)
+                rc = merkle_node(h, proof[i], sr, sr);
+            while (!(fn & 1) && fn != 0) {
+                fn >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            rc = merkle_node(h, sr, proof[i], sr);
+        }
+        if (rc != AC_OK)
+            return rc;
+        fn >>= 1;
+        sn >>= 1;
+    }
+    return sn == 0;
+}
+
+/* walk() with a hasher of its own. */
+static int walk_once(const uint8_t (*proof)[AC_HASH_SIZE], size_t count, uint64_t fn, uint64_t sn,
+                     uint8_t fr[AC_HASH_SIZE], uint8_t sr[AC_HASH_SIZE], ac_error *err)
+{
+    ac_hasher *h = hasher_new();
+    if (h == NULL)
+        return no_hasher(err);
+    int rc = walk(h, proof, count, fn, sn, fr, sr);
+    hasher_free(h);
+    return rc < 0 ? hash_failed(err) : rc;
+}
+
 int ac_merkle_check_record(const uint8_t (*proof)[AC_HASH_SIZE], size_t count, uint64_t index,
                            const uint8_t leaf[AC_HASH_SIZE], uint64_t size,
                            const uint8_t root[AC_HASH_SIZE], ac_error *err)
@@ -351,35 +394,12 @@ int ac_merkle_check_record(const uint8_t (*proof)[AC_HASH_SIZE], size_t count, u
         return not_proven(err, "the index is not below the tree size");
     if (count > AC_MERKLE_MAX_PROOF)
         return not_proven(err, "the inclusion proof is too long");
-    ac_hasher *h = hasher_new();
-    if (h == NULL)
-        return no_hasher(err);
-    uint64_t fn = index, sn = size - 1;
     uint8_t r[AC_HASH_SIZE];
     memcpy(r, leaf, AC_HASH_SIZE);
-    int rc = AC_OK;
-    bool ok = true;
-    for (size_t i = 0; i < count && ok && rc == AC_OK; i++) {
-        if (sn == 0) {
-            ok = false;
-            break;
-        }
-        if ((fn & 1) || fn == sn) {
-            rc = merkle_node(h, proof[i], r, r);
-            while (!(fn & 1) && fn != 0) {
-                fn >>= 1;
-                sn >>= 1;
-            }
-        } else {
-            rc = merkle_node(h, r, proof[i], r);
-        }
-        fn >>= 1;
-        sn >>= 1;
-    }
-    hasher_free(h);
-    if (rc != AC_OK)
-        return hash_failed(err);
-    if (!ok || sn != 0)
+    int rc = walk_once(proof, count, index, size - 1, NULL, r, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
         return not_proven(err, "the inclusion proof has the wrong length for the index and size");
     if (memcmp(r, root, AC_HASH_SIZE) != 0)
         return not_proven(err, "the inclusion proof does not lead to the root");
@@ -401,54 +421,24 @@ int ac_merkle_check_tree(const uint8_t (*proof)[AC_HASH_SIZE], size_t count, uin
             return not_proven(err, "two trees of one size with different roots");
         return 1;
     }
-    /* When the old tree is a complete subtree its root starts the path. */
-    const uint8_t *first;
-    size_t start;
-    if ((old_size & (old_size - 1)) == 0) {
-        first = old_root;
-        start = 0;
-    } else {
-        if (count == 0)
-            return not_proven(err, "the consistency proof is empty");
-        first = proof[0];
-        start = 1;
-    }
+    /* When the old tree is a complete subtree its root starts the path;
+     * otherwise the proof's first hash does. */
+    bool complete = (old_size & (old_size - 1)) == 0;
+    if (!complete && count == 0)
+        return not_proven(err, "the consistency proof is empty");
     uint64_t fn = old_size - 1, sn = new_size - 1;
     while (fn & 1) {
         fn >>= 1;
         sn >>= 1;
     }
     uint8_t fr[AC_HASH_SIZE], sr[AC_HASH_SIZE];
-    memcpy(fr, first, AC_HASH_SIZE);
-    memcpy(sr, first, AC_HASH_SIZE);
-    ac_hasher *h = hasher_new();
-    if (h == NULL)
-        return no_hasher(err);
-    int rc = AC_OK;
-    bool ok = true;
-    for (size_t i = start; i < count && rc == AC_OK; i++) {
-        if (sn == 0) {
-            ok = false;
-            break;
-        }
-        if ((fn & 1) || fn == sn) {
-            rc = merkle_node(h, proof[i], fr, fr);
-            if (rc == AC_OK)
-                rc = merkle_node(h, proof[i], sr, sr);
-            while (!(fn & 1) && fn != 0) {
-                fn >>= 1;
-                sn >>= 1;
-            }
-        } else {
-            rc = merkle_node(h, sr, proof[i], sr);
-        }
-        fn >>= 1;
-        sn >>= 1;
-    }
-    hasher_free(h);
-    if (rc != AC_OK)
-        return hash_failed(err);
-    if (!ok || sn != 0)
+    memcpy(fr, complete ? old_root : proof[0], AC_HASH_SIZE);
+    memcpy(sr, fr, AC_HASH_SIZE);
+    size_t start = complete ? 0 : 1;
+    int rc = walk_once(count > start ? proof + start : NULL, count - start, fn, sn, fr, sr, err);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
         return not_proven(err, "the consistency proof has the wrong length for the sizes");
     if (memcmp(fr, old_root, AC_HASH_SIZE) != 0)
         return not_proven(err, "the consistency proof does not lead to the old root");

@@ -200,15 +200,6 @@ static void test_truncated(void **state)
     ac_key_free(k);
 }
 
-/* Replaces the first `from` in text with `to` into out. */
-static void edit(const char *text, const char *from, const char *to, char *out, size_t cap)
-{
-    const char *at = strstr(text, from);
-    assert_non_null(at);
-    int w = snprintf(out, cap, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-    assert_true(w > 0 && (size_t)w < cap);
-}
-
 static void test_malformed(void **state)
 {
     (void)state;
@@ -244,7 +235,7 @@ static void test_malformed(void **state)
         {"another size", "\n7\n", "\n8\n", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        edit(good, cases[i].from, cases[i].to, buf, sizeof buf);
+        tu_replace_first(good, cases[i].from, cases[i].to, buf, sizeof buf);
         ac_error err;
         err.message[0] = '\0';
         int rc = check_text(buf, strlen(buf), v, &err);

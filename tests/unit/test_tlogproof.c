@@ -299,14 +299,6 @@ static void test_truncated(void **state)
     ac_free(cp);
 }
 
-static void edit(const char *text, const char *from, const char *to, char *out, size_t cap)
-{
-    const char *at = strstr(text, from);
-    assert_non_null(at);
-    int w = snprintf(out, cap, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
-    assert_true(w > 0 && (size_t)w < cap);
-}
-
 static void test_malformed(void **state)
 {
     fixture *f = *state;
@@ -330,14 +322,14 @@ static void test_malformed(void **state)
         {"no empty line", "=\n\n", "=\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        edit(p, cases[i].from, cases[i].to, buf, cap);
+        tu_replace_first(p, cases[i].from, cases[i].to, buf, cap);
         char detail[512];
         ac_proof_reason why = judge(buf, strlen(buf), &pol, detail);
         if (why != AC_PROOF_FORMAT)
             fail_msg("%s: %s", cases[i].what, ac_proof_reason_name(why));
     }
     /* The index line of another record: the record says otherwise. */
-    edit(p, "\nindex 6\n", "\nindex 7\n", buf, cap);
+    tu_replace_first(p, "\nindex 6\n", "\nindex 7\n", buf, cap);
     assert_int_equal(judge(buf, strlen(buf), &pol, NULL), AC_PROOF_INDEX);
     /* A hash changed: not the root. */
     snprintf(buf, cap, "%s", p);
