@@ -7,7 +7,7 @@
 #
 #   FUZZ_SECONDS  seconds per target (default 60)
 #   FUZZ_OUT      build and corpus directory (default build/fuzz)
-#   FUZZ_TARGETS  the targets to run (default: all six)
+#   FUZZ_TARGETS  the targets to run (default: all eight)
 #   FUZZ_TIMEOUT  seconds one input may take before it counts as a hang (10)
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -15,7 +15,7 @@ ROOT=$(pwd)
 OUT=${FUZZ_OUT:-build/fuzz}
 SECS=${FUZZ_SECONDS:-60}
 TIMEOUT=${FUZZ_TIMEOUT:-10}
-TARGETS=${FUZZ_TARGETS:-fuzz_record fuzz_cbor fuzz_meta_json fuzz_state fuzz_chain fuzz_verify}
+TARGETS=${FUZZ_TARGETS:-fuzz_record fuzz_cbor fuzz_meta_json fuzz_state fuzz_chain fuzz_verify fuzz_note fuzz_proof}
 CLANG=${FUZZ_CC:-clang}
 PKGS="libsodium libcrypto libcbor jansson"
 
@@ -90,7 +90,7 @@ trap 'rm -rf "$probe" "$AC_FUZZ_TMP"' EXIT
 max_len() {
     case $1 in
     fuzz_chain | fuzz_verify) echo 16384 ;;
-    fuzz_record) echo 8192 ;;
+    fuzz_record | fuzz_proof) echo 8192 ;;
     *) echo 4096 ;;
     esac
 }

@@ -12,11 +12,16 @@
  *   fuzz_meta_json  those metadata maps rendered as JSON, and a few by hand
  *   fuzz_state      state.cbor and index.bin for valid-two-rotations (current,
  *                   stale, over cut chains, and the Python store's state.cbor
- *                   of valid-seed-written), in fuzz_state's input layout. */
+ *                   of valid-seed-written), in fuzz_state's input layout
+ *   fuzz_note       checkpoints of that chain signed with k1 (one cosigned),
+ *                   verifier keys, the C2SP signed-note example
+ *   fuzz_proof      a .tlog-proof of each of its records (tests/vectors has
+ *                   no proofs: they are made here with the library). */
 #include <dirent.h>
 #include <jansson.h>
 
 #include "fuzz.h"
+#include "tlog_keys.h"
 
 #define STATE_CHAIN "valid-two-rotations"
 
@@ -260,6 +265,68 @@ static void json_seeds(void)
     }
 }
 
+/* ---------------------------------------------------------------- transparency */
+
+static void tlog_seeds(const char *vectors)
+{
+    char path[4096];
+    size_t len;
+    int w = snprintf(path, sizeof path, "%s/%s/chain.bin", vectors, STATE_CHAIN);
+    FUZZ_SETUP(w > 0 && (size_t)w < sizeof path);
+    uint8_t *chain = fuzz_read_file(path, &len);
+    FUZZ_SETUP(chain != NULL);
+    fuzz_tlog_keys keys;
+    fuzz_tlog_keys_load(&keys);
+    ac_merkle_mem *tree;
+    FUZZ_SETUP(ac_merkle_mem_new(&tree, NULL) == AC_OK);
+    size_t offs[64], n = 0;
+    for (size_t off = 0; off + 4 <= len && n < 64; off += 4 + be32(chain + off)) {
+        FUZZ_SETUP(off + 4 + be32(chain + off) <= len);
+        offs[n++] = off;
+        FUZZ_SETUP(ac_merkle_mem_append(tree, chain + off + 4, be32(chain + off), NULL) == AC_OK);
+    }
+    uint8_t root[AC_HASH_SIZE];
+    char *cp, *co;
+    size_t cplen, colen;
+    FUZZ_SETUP(ac_merkle_tree_hash(n, ac_merkle_mem_read, tree, root, NULL) == AC_OK);
+    FUZZ_SETUP(ac_checkpoint_sign(FUZZ_ORIGIN, n, root, keys.k1, &cp, &cplen, NULL) == AC_OK);
+    FUZZ_SETUP(ac_checkpoint_cosign((const uint8_t *)cp, cplen, FUZZ_WITNESS, keys.k1, 1700000000,
+                                    &co, &colen, NULL) == AC_OK);
+    put_seed("fuzz_note", "checkpoint", (const uint8_t *)cp, cplen);
+    put_seed("fuzz_note", "cosigned", (const uint8_t *)co, colen);
+    char *vs;
+    FUZZ_SETUP(ac_vkey_string(keys.log, &vs, NULL) == AC_OK);
+    put_seed("fuzz_note", "vkey", (const uint8_t *)vs, strlen(vs));
+    ac_free(vs);
+    FUZZ_SETUP(ac_vkey_string(keys.witness, &vs, NULL) == AC_OK);
+    put_seed("fuzz_note", "vkey-witness", (const uint8_t *)vs, strlen(vs));
+    ac_free(vs);
+    static const char spec_note[] = /* C2SP signed-note's example */
+        "This is an example message.\n\n\xe2\x80\x94 example.com/foo "
+        "Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n";
+    put_seed("fuzz_note", "spec-example", (const uint8_t *)spec_note, sizeof spec_note - 1);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t proof[AC_MERKLE_MAX_PROOF][AC_HASH_SIZE];
+        size_t k, plen;
+        char *p, name[32];
+        FUZZ_SETUP(ac_merkle_prove_record(i, n, ac_merkle_mem_read, tree, proof, &k, NULL) == AC_OK);
+        FUZZ_SETUP(ac_proof_write(i, chain + offs[i] + 4, be32(chain + offs[i]),
+                                  (const uint8_t(*)[AC_HASH_SIZE])proof, k,
+                                  (const uint8_t *)(i % 2 ? co : cp), i % 2 ? colen : cplen, &p,
+                                  &plen, NULL) == AC_OK);
+        snprintf(name, sizeof name, "proof-%zu", i);
+        put_seed("fuzz_proof", name, (const uint8_t *)p, plen);
+        ac_free(p);
+    }
+    ac_free(cp);
+    ac_free(co);
+    ac_merkle_mem_free(tree);
+    ac_vkey_free(keys.log);
+    ac_vkey_free(keys.witness);
+    ac_key_free(keys.k1);
+    free(chain);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -288,6 +355,7 @@ int main(int argc, char **argv)
     FUZZ_SETUP(closedir(d) == 0);
     state_seeds(argv[1]);
     json_seeds();
+    tlog_seeds(argv[1]);
     printf("seeds: %u chains from %s into %s/corpus-*\n", chains, argv[1], out_dir);
     return chains > 0 ? 0 : 1;
 }

@@ -390,6 +390,268 @@ const uint8_t *ac_report_chain_id(const ac_report *rep);
  * none did.  For a valid chain verified to its end, the head hash. */
 const uint8_t *ac_report_last_hash(const ac_report *rep);
 
+/* ---------------------------------------------------------------- transparency
+ * Evidence that travels (docs/format.md section 14): an RFC 6962 Merkle tree
+ * over the records' frame bodies, signed checkpoints in the C2SP signed-note
+ * and tlog-checkpoint formats, witness cosignatures (tlog-cosignature v1),
+ * and detached proofs (.tlog-proof).  Everything here works on bytes alone,
+ * without a chain directory, so that other programs can embed the verifier.
+ *
+ * Sizes and indices are counts of records.  Functions that check a proof
+ * or a signature answer 1 (it holds) or 0 (it does not: `err` says why, with
+ * the code AC_ECORRUPT), or a negative code when the check could not run. */
+
+#define AC_MERKLE_MAX_SIZE (UINT64_C(1) << 62) /* largest tree the stored-hash
+                                                   functions handle */
+#define AC_MERKLE_MAX_PROOF 64   /* hashes in an inclusion or consistency proof */
+#define AC_MERKLE_MAX_STORED 64  /* hashes stored for one record */
+#define AC_TILE_HEIGHT 8         /* tlog-tiles: a tile spans 8 tree levels, */
+#define AC_TILE_WIDTH 256        /* so a full tile holds 256 hashes */
+#define AC_TILE_PATH_MAX 96      /* "tile/entries/x001/.../067.p/255" and NUL */
+#define AC_NOTE_MAX_SIGNATURES 100 /* signature lines a note may carry (as Go's
+                                      golang.org/x/mod/sumdb/note) */
+#define AC_NOTE_MAX_SIZE 65536u  /* bytes of a signed note (a checkpoint) */
+#define AC_NOTE_MAX_NAME 255u    /* bytes of a key name or an origin */
+#define AC_PROOF_MAX_SIZE (4u * 1024u * 1024u) /* bytes of a .tlog-proof file */
+#define AC_VKEY_ED25519 0x01     /* signature types of a verifier key */
+#define AC_VKEY_COSIGNATURE 0x04 /* tlog-cosignature v1, Ed25519 */
+
+/* Leaf hash SHA-256(0x00 || data) and node hash SHA-256(0x01 || left || right). */
+int ac_merkle_leaf_hash(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err);
+int ac_merkle_node_hash(const uint8_t left[AC_HASH_SIZE], const uint8_t right[AC_HASH_SIZE],
+                        uint8_t out[AC_HASH_SIZE], ac_error *err);
+
+/* Stored hashes.  A tree of size N is kept as the sequence of the hashes of
+ * its complete subtrees, in the order they become complete as records are
+ * appended (the layout of the Go checksum database's tlog package): record
+ * n adds its leaf hash (level 0), then the hash of every subtree it
+ * completes, level by level.  The hash of the complete subtree at `level`
+ * holding leaves n*2^level .. (n+1)*2^level-1 is stored at position
+ * ac_merkle_stored_index(level, n); a tree of N records stores
+ * ac_merkle_stored_count(N) hashes.  AC_EINVAL when the subtree lies
+ * beyond AC_MERKLE_MAX_SIZE. */
+int ac_merkle_stored_index(unsigned level, uint64_t n, uint64_t *out, ac_error *err);
+int ac_merkle_stored_count(uint64_t size, uint64_t *out, ac_error *err);
+
+/* Reads the stored hashes at positions idx[0..n) into out[0..n): AC_OK or a
+ * negative code with `err` filled.  Every function below reads through one
+ * and asks for O(log N) hashes per call, in one batch. */
+typedef int (*ac_merkle_read_fn)(void *ctx, const uint64_t *idx, size_t n,
+                                 uint8_t (*out)[AC_HASH_SIZE], ac_error *err);
+
+/* The hashes to store for record n (they go at positions
+ * ac_merkle_stored_count(n) onwards), given its leaf hash and reading the
+ * earlier stored hashes: the leaf hash first, `*count` (1..64) in all into
+ * out, which holds AC_MERKLE_MAX_STORED. */
+int ac_merkle_stored_hashes(uint64_t n, const uint8_t leaf[AC_HASH_SIZE], ac_merkle_read_fn read,
+                            void *ctx, uint8_t (*out)[AC_HASH_SIZE], size_t *count, ac_error *err);
+
+/* The root of the tree of the first `size` records (SHA-256 of nothing for
+ * size 0).  The caller makes sure the store holds that many records. */
+int ac_merkle_tree_hash(uint64_t size, ac_merkle_read_fn read, void *ctx,
+                        uint8_t out[AC_HASH_SIZE], ac_error *err);
+
+/* The inclusion proof of record `index` in the tree of `size` records
+ * (RFC 6962 2.1.1; tlog.ProveRecord), and the consistency proof between
+ * sizes 1 <= old_size <= new_size (RFC 6962 2.1.2; tlog.ProveTree): `*count`
+ * hashes into proof, which holds AC_MERKLE_MAX_PROOF.  AC_EINVAL for an
+ * index or sizes out of range. */
+int ac_merkle_prove_record(uint64_t index, uint64_t size, ac_merkle_read_fn read, void *ctx,
+                           uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err);
+int ac_merkle_prove_tree(uint64_t old_size, uint64_t new_size, ac_merkle_read_fn read, void *ctx,
+                         uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err);
+
+/* 1 if `proof` shows the leaf hash `leaf` at `index` in the tree of `size`
+ * records whose root is `root` (RFC 9162 2.1.3.2), 0 if not. */
+int ac_merkle_check_record(const uint8_t (*proof)[AC_HASH_SIZE], size_t count, uint64_t index,
+                           const uint8_t leaf[AC_HASH_SIZE], uint64_t size,
+                           const uint8_t root[AC_HASH_SIZE], ac_error *err);
+
+/* 1 if `proof` shows that the tree of old_size records with root old_root
+ * is a prefix of the tree of new_size records with root new_root (RFC 9162
+ * 2.1.4.2; 1 <= old_size <= new_size), 0 if not. */
+int ac_merkle_check_tree(const uint8_t (*proof)[AC_HASH_SIZE], size_t count, uint64_t old_size,
+                         const uint8_t old_root[AC_HASH_SIZE], uint64_t new_size,
+                         const uint8_t new_root[AC_HASH_SIZE], ac_error *err);
+
+/* A stored-hash store in memory (tests, benchmarks, small tools). */
+typedef struct ac_merkle_mem ac_merkle_mem;
+int ac_merkle_mem_new(ac_merkle_mem **out, ac_error *err);
+void ac_merkle_mem_free(ac_merkle_mem *mem);
+/* Appends one record's leaf data, or its leaf hash. */
+int ac_merkle_mem_append(ac_merkle_mem *mem, const void *data, size_t len, ac_error *err);
+int ac_merkle_mem_append_leaf(ac_merkle_mem *mem, const uint8_t leaf[AC_HASH_SIZE], ac_error *err);
+uint64_t ac_merkle_mem_size(const ac_merkle_mem *mem); /* records */
+/* An ac_merkle_read_fn; ctx is the ac_merkle_mem.  AC_EINVAL past the end. */
+int ac_merkle_mem_read(void *ctx, const uint64_t *idx, size_t n, uint8_t (*out)[AC_HASH_SIZE],
+                       ac_error *err);
+
+/* Tiles (tlog-tiles).  The tile (level L, number n) holds the hashes of the
+ * complete subtrees at tree level 8L numbered n*256 .. n*256+255, that is
+ * stored hashes (8L, n*256 + i).  For a tree of `size` records, level L has
+ * `*full` full tiles and then one partial tile of `*partial` hashes (0: none). */
+void ac_tile_counts(uint64_t size, unsigned level, uint64_t *full, unsigned *partial);
+
+/* The path of a tile below the served directory: "tile/<L>/<N>[.p/<W>]", or
+ * "tile/entries/<N>[.p/<W>]" for an entry bundle (`entries` nonzero; level
+ * ignored); N as 3-digit groups, all but the last with an 'x' (1234067 ->
+ * x001/x234/067); width 1..255 is a partial tile, 256 a full one.  `buf`
+ * holds AC_TILE_PATH_MAX.  AC_EINVAL for a level above 63 or a width out
+ * of range. */
+int ac_tile_path(int entries, unsigned level, uint64_t n, unsigned width, char *buf,
+                 ac_error *err);
+
+/* The `width` hashes of tile (level, n), 32 bytes each, into out (which
+ * holds width * AC_HASH_SIZE bytes), read from a stored-hash store. */
+int ac_tile_read(unsigned level, uint64_t n, unsigned width, ac_merkle_read_fn read, void *ctx,
+                 uint8_t *out, ac_error *err);
+
+/* Verifier keys (C2SP signed-note): "<name>+<8 hex key id>+<base64(type ||
+ * Ed25519 public key)>", type AC_VKEY_ED25519 for a log's key (key id =
+ * SHA-256(name || 0x0A || 0x01 || key)[:4]) or AC_VKEY_COSIGNATURE for a
+ * witness (0x04 in place of 0x01).  A name is 1..AC_NOTE_MAX_NAME bytes of
+ * printable UTF-8 without spaces or '+'. */
+typedef struct ac_vkey ac_vkey;
+
+/* Parses a verifier key string (surrounding whitespace is not allowed).
+ * AC_EINVAL, with a message naming the part at fault, for a bad name, a key
+ * id that does not match the key, wrong base64 or an unsupported type. */
+int ac_vkey_parse(const char *text, ac_vkey **out, ac_error *err);
+
+/* The verifier key of `name` with an Ed25519 public key and a type. */
+int ac_vkey_new(const char *name, unsigned type, const uint8_t pubkey[AC_PUBKEY_SIZE],
+                ac_vkey **out, ac_error *err);
+void ac_vkey_free(ac_vkey *vkey);
+
+/* The key string; free it with ac_free(). */
+int ac_vkey_string(const ac_vkey *vkey, char **out, ac_error *err);
+const char *ac_vkey_name(const ac_vkey *vkey);
+unsigned ac_vkey_type(const ac_vkey *vkey);
+uint32_t ac_vkey_id(const ac_vkey *vkey);
+const uint8_t *ac_vkey_pubkey(const ac_vkey *vkey); /* 32 bytes */
+
+/* Signed notes.  1 if the note is well formed and signed by at least one of
+ * `keys` (by name, key id and a valid signature; AC_VKEY_ED25519 keys, the
+ * others are ignored), 0 if not: malformed (not UTF-8, a control
+ * character, no signature line, a bad line, more than
+ * AC_NOTE_MAX_SIGNATURES), no signature of a known key, or a known key's
+ * signature that does not verify.  Signatures of unknown keys are ignored.
+ * On 1, *text_len (may be NULL) is the length of the note's text, which is
+ * the first bytes of `note`. */
+int ac_note_verify(const uint8_t *note, size_t len, const ac_vkey *const *keys, size_t nkeys,
+                   size_t *text_len, ac_error *err);
+
+/* Checkpoints (tlog-checkpoint) as signed notes. */
+typedef struct ac_checkpoint ac_checkpoint;
+
+/* The signed checkpoint `origin`, `size`, `root` (no extension lines),
+ * signed with `key` under the key name `origin`: the note text, an empty
+ * line and one signature line, into a new string (free with ac_free()) of
+ * *len bytes.  AC_EINVAL for an origin that is not a valid key name. */
+int ac_checkpoint_sign(const char *origin, uint64_t size, const uint8_t root[AC_HASH_SIZE],
+                       const ac_key *key, char **out, size_t *len, ac_error *err);
+
+/* Parses a signed checkpoint without checking any signature: the note's
+ * form (as ac_note_verify), then the body: origin, size (decimal, no leading
+ * zero, at most INT64_MAX), root (canonical base64 of 32 bytes), then any
+ * extension lines (non-empty).  AC_ECORRUPT with a one-line message when
+ * it is not one. */
+int ac_checkpoint_parse(const uint8_t *note, size_t len, ac_checkpoint **out, ac_error *err);
+void ac_checkpoint_free(ac_checkpoint *cp);
+
+const char *ac_checkpoint_origin(const ac_checkpoint *cp);
+uint64_t ac_checkpoint_size(const ac_checkpoint *cp);
+const uint8_t *ac_checkpoint_root(const ac_checkpoint *cp); /* 32 bytes */
+/* The note verbatim (*len bytes), and its text (the body: origin to the last
+ * extension line, with its newline). */
+const uint8_t *ac_checkpoint_bytes(const ac_checkpoint *cp, size_t *len);
+const uint8_t *ac_checkpoint_text(const ac_checkpoint *cp, size_t *len);
+
+/* 1 if signed by one of the log keys `keys` whose name is the origin (as
+ * ac_note_verify, keys of another name ignored), 0 if not. */
+int ac_checkpoint_verify(const ac_checkpoint *cp, const ac_vkey *const *keys, size_t nkeys,
+                         ac_error *err);
+
+/* Witness cosignatures: the number of distinct witnesses among `witnesses`
+ * (AC_VKEY_COSIGNATURE keys) whose cosignature line is on the checkpoint
+ * and verifies, into *valid.  1 if at least `needed` did, 0 if not (also
+ * when a known witness's cosignature fails to verify). */
+int ac_checkpoint_verify_witnesses(const ac_checkpoint *cp, const ac_vkey *const *witnesses,
+                                   size_t nwitnesses, size_t needed, size_t *valid,
+                                   ac_error *err);
+
+/* A witness's cosignature on the signed checkpoint `note`: the note with one
+ * more signature line, `— <name> base64(key id || timestamp || signature)`,
+ * over "cosignature/v1\ntime <timestamp>\n" and the checkpoint's text.  The
+ * caller has checked that the checkpoint is consistent with the last one
+ * it cosigned.  Free *out with ac_free().  AC_EINVAL for a timestamp above
+ * INT64_MAX or a bad name; AC_ECORRUPT if `note` is not a checkpoint. */
+int ac_checkpoint_cosign(const uint8_t *note, size_t len, const char *name, const ac_key *key,
+                         uint64_t timestamp, char **out, size_t *out_len, ac_error *err);
+
+/* Detached proofs (.tlog-proof): "c2sp.org/tlog-proof@v1", "extra
+ * <base64 record frame body>", "index <i>", the inclusion proof (one base64
+ * hash a line), an empty line, the signed checkpoint verbatim. */
+
+/* Writes a proof into a new string (free with ac_free()) of *len bytes. */
+int ac_proof_write(uint64_t index, const uint8_t *record, size_t record_len,
+                   const uint8_t (*proof)[AC_HASH_SIZE], size_t count, const uint8_t *checkpoint,
+                   size_t checkpoint_len, char **out, size_t *len, ac_error *err);
+
+/* What a proof must satisfy besides its own consistency. */
+typedef struct ac_proof_policy {
+    const ac_vkey *const *log_keys; /* the checkpoint must be signed by one */
+    size_t n_log_keys;
+    const uint8_t (*signers)[AC_PUBKEY_SIZE]; /* record signers trusted besides */
+    size_t n_signers;                         /* the log keys' public keys */
+    const ac_vkey *const *witnesses; /* AC_VKEY_COSIGNATURE keys */
+    size_t n_witnesses;
+    size_t witnesses_needed;     /* cosignatures required (0: none) */
+    const uint8_t *content_hash; /* SHA-256 of the content, or NULL: not checked */
+} ac_proof_policy;
+
+typedef enum ac_proof_reason {
+    AC_PROOF_OK = 0,
+    AC_PROOF_FORMAT,     /* not a .tlog-proof: truncated, extra lines, bad base64... */
+    AC_PROOF_DECODE,     /* `extra` is not a record (format section 4) */
+    AC_PROOF_INDEX,      /* the record's chain_index is not the proof's index */
+    AC_PROOF_CHECKPOINT, /* the checkpoint is not signed by a trusted log key */
+    AC_PROOF_INCLUSION,  /* the record is not in the checkpoint's tree there */
+    AC_PROOF_SIGNATURE,  /* the record's signature does not verify */
+    AC_PROOF_SIGNER,     /* the record's signer is not a trusted key */
+    AC_PROOF_CONTENT,    /* the content's SHA-256 is not the record's content_hash */
+    AC_PROOF_WITNESSES,  /* fewer valid witness cosignatures than needed */
+} ac_proof_reason;
+
+/* "format", "decode", "index", "checkpoint", "inclusion", "signature",
+ * "signer", "content", "witnesses"; "" for OK. */
+const char *ac_proof_reason_name(ac_proof_reason reason);
+
+typedef struct ac_proof_result ac_proof_result;
+
+/* Checks a .tlog-proof on its bytes (format section 14.5), in this order:
+ * its form, the record in `extra` (decoding), its chain_index against
+ * `index`, the checkpoint's signature by a log key, the inclusion of the
+ * record's leaf hash in the checkpoint's root, the record's signature, its
+ * signer (a log key's public key or one of policy->signers), the content
+ * hash if given, the witness cosignatures if needed.  Returns AC_OK when the
+ * check ran, whatever the verdict (in *out); an error only when it could not
+ * run (memory, a NULL argument). */
+int ac_proof_verify(const uint8_t *proof, size_t len, const ac_proof_policy *policy,
+                    ac_proof_result **out, ac_error *err);
+void ac_proof_result_free(ac_proof_result *res);
+
+int ac_proof_result_valid(const ac_proof_result *res);           /* 1 valid, 0 not */
+ac_proof_reason ac_proof_result_reason(const ac_proof_result *res);
+const char *ac_proof_result_detail(const ac_proof_result *res);  /* one line, or "" */
+uint64_t ac_proof_result_index(const ac_proof_result *res);      /* the proof's index */
+/* The record from `extra` once it decoded (NULL before): owned by the result;
+ * its offset is unknown (0). */
+const ac_record *ac_proof_result_record(const ac_proof_result *res);
+/* The checkpoint once it parsed (NULL before): owned by the result. */
+const ac_checkpoint *ac_proof_result_checkpoint(const ac_proof_result *res);
+size_t ac_proof_result_witnesses(const ac_proof_result *res);    /* valid cosignatures */
+
 #if defined(AC_BUILDING) && defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -17,12 +17,15 @@ have_pc cmocka || need="$need libcmocka-dev"
 # The tests read JSON and drive the Python reference store for interop.
 have_py cbor2 || need="$need python3-cbor2"
 have_py cryptography || need="$need python3-cryptography"
-# Optional extras (fuzzing, memcheck, terminal tests) when asked for.
+# Optional extras (fuzzing, memcheck, terminal tests, Go interop) when asked for.
 if [ "${AC_DEPS_EXTRA:-0}" = 1 ]; then
     command -v clang >/dev/null 2>&1 || need="$need clang"
     [ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] || \
         ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || need="$need libclang-rt-dev"
     command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
+    # Interop with the Go checksum database's note and tlog packages (t_go_interop).
+    command -v go >/dev/null 2>&1 || need="$need golang-go"
+    [ -d /usr/share/gocode/src/golang.org/x/mod/sumdb/note ] || need="$need golang-golang-x-mod-dev"
 fi
 
 [ -z "$need" ] && exit 0

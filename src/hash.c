@@ -66,6 +66,21 @@ int hasher_digest(ac_hasher *h, const void *data, size_t len, uint8_t out[AC_HAS
     return AC_OK;
 }
 
+int hasher_digest2(ac_hasher *h, const void *a, size_t alen, const void *b, size_t blen,
+                   uint8_t out[AC_HASH_SIZE])
+{
+    unsigned int outlen = 0;
+    if (h == NULL || (a == NULL && alen > 0) || (b == NULL && blen > 0))
+        return AC_EINVAL;
+    if (EVP_DigestInit_ex(h->ctx, h->md, NULL) != 1 || EVP_DigestUpdate(h->ctx, a, alen) != 1 ||
+        EVP_DigestUpdate(h->ctx, b, blen) != 1 ||
+        EVP_DigestFinal_ex(h->ctx, out, &outlen) != 1 || outlen != AC_HASH_SIZE) {
+        ERR_clear_error();
+        return AC_ECRYPTO;
+    }
+    return AC_OK;
+}
+
 /* ---------------------------------------------------------------- public hashing */
 
 int ac_sha256(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err)

@@ -214,6 +214,9 @@ void key_sign(const ac_key *key, const uint8_t *msg, size_t len, uint8_t sig[AC_
 ac_hasher *hasher_new(void);
 void hasher_free(ac_hasher *h);
 int hasher_digest(ac_hasher *h, const void *data, size_t len, uint8_t out[AC_HASH_SIZE]);
+/* SHA-256 of a || b. AC_OK, AC_EINVAL (no hasher, NULL data), AC_ECRYPTO. */
+int hasher_digest2(ac_hasher *h, const void *a, size_t alen, const void *b, size_t blen,
+                   uint8_t out[AC_HASH_SIZE]);
 
 /* ---------------------------------------------------------------- witness.c */
 
@@ -535,6 +538,60 @@ void index_note(ac_chain *c, uint64_t first, const uint64_t *offs, size_t n);
 
 /* Closes index.bin. */
 void index_close(ac_chain *c);
+
+/* ---------------------------------------------------------------- merkle.c */
+
+/* SHA-256(0x01 || left || right) with a caller's hasher. AC_OK or the
+ * hasher's error. */
+int merkle_node(ac_hasher *h, const uint8_t left[AC_HASH_SIZE], const uint8_t right[AC_HASH_SIZE],
+                uint8_t out[AC_HASH_SIZE]);
+
+/* ---------------------------------------------------------------- note.c */
+
+/* Standard base64 with padding of n bytes into out (which holds
+ * 4 * ceil(n / 3) + 1 chars, NUL-terminated); returns the text's length. */
+size_t b64_encode(const uint8_t *in, size_t n, char *out);
+
+/* Decodes exactly the canonical standard base64 text s[0..n) (padding, no
+ * stray bits, no whitespace; n > 0) into out[0..cap).  0 with *out_len, or
+ * -1 if it is not that or does not fit. */
+int b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *out_len);
+
+/* A signed-note key name: 1..AC_NOTE_MAX_NAME bytes of UTF-8, no control
+ * character, no Unicode space, no '+'. */
+bool note_name_valid(const char *name, size_t len);
+
+/* A tree size or index: decimal digits, no leading zero (but "0"), at most
+ * INT64_MAX.  true with *out, or false. */
+bool parse_decimal(const char *s, size_t n, uint64_t *out);
+
+/* One signature line of a note. */
+typedef struct note_sig {
+    const char *name; /* into the note; not NUL-terminated */
+    size_t name_len;
+    uint32_t id;
+    size_t len;      /* bytes after the key id (any length for unknown types) */
+    uint8_t sig[72]; /* the first of them: enough for a cosignature (8 + 64) */
+} note_sig;
+
+/* A parsed note: views into the caller's buffer. */
+typedef struct note {
+    const uint8_t *text; /* the text, with its final newline */
+    size_t text_len;
+    note_sig sigs[AC_NOTE_MAX_SIGNATURES];
+    size_t nsigs;
+} note;
+
+/* Parses a signed note (form only, no key consulted).  AC_OK, or
+ * AC_ECORRUPT with a one-line message. */
+int note_parse(const uint8_t *buf, size_t len, note *out, ac_error *err);
+
+/* Matches the note's lines to `keys` of signature type `type` (and name
+ * `origin` unless NULL) and verifies those that match: *valid is the number
+ * of distinct keys that verified.  AC_OK; AC_ECORRUPT if a matched line
+ * does not verify or a key signed twice; AC_ENOMEM, AC_ECRYPTO. */
+int note_check(const note *n, const ac_vkey *const *keys, size_t nkeys, unsigned type,
+               const char *origin, size_t *valid, ac_error *err);
 
 /* ---------------------------------------------------------------- util */
 

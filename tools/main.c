@@ -13,6 +13,8 @@ static const command commands[] = {
     {"keygen", cmd_keygen}, {"pubkey", cmd_pubkey}, {"append", cmd_append},
     {"rotate", cmd_rotate}, {"verify", cmd_verify}, {"status", cmd_status},
     {"log", cmd_log},       {"show", cmd_show},     {"recover", cmd_recover},
+    /* Evidence that travels: checkpoints and proofs (cmd_tlog.c). */
+    {"vkey", cmd_vkey},     {"verify-proof", cmd_verify_proof},
 };
 
 static const char usage[] =
@@ -32,6 +34,8 @@ static const char usage[] =
     "  log               list records, oldest first\n"
     "  show INDEX        print one record in full\n"
     "  recover           accept a loss of records that state.cbor says were committed\n"
+    "  vkey              print the verifier key of a key under a log's name\n"
+    "  verify-proof      check a .tlog-proof with nothing but verifier keys\n"
     "  help [COMMAND]    print this help, or a command's\n"
     "\n"
     "Options:\n"

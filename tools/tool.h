@@ -42,6 +42,9 @@ int cmd_status(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
+/* Evidence that travels (cmd_tlog.c). */
+int cmd_vkey(int argc, char **argv);
+int cmd_verify_proof(int argc, char **argv);
 
 /* ---------------------------------------------------------------- errors
  * Every error is ONE line on stderr, "attestchain: ...", and exit status 2. */

@@ -11,8 +11,8 @@ replay every regression input.
 Exit status 77 (skip) when clang or its libFuzzer runtime is not installed
 (`AC_DEPS_EXTRA=1 scripts/deps.sh` installs them).
 
-Environment: AC_FUZZ_CHECK_SECONDS, seconds per target (default 6: six
-targets, a build and the replays stay within a minute).
+Environment: AC_FUZZ_CHECK_SECONDS, seconds per target (default 6: eight
+targets, a build and the replays stay within a minute and a half).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("AC_BUILD") or os.path.join(REPO, "build")
 TARGETS = ["fuzz_record", "fuzz_cbor", "fuzz_meta_json", "fuzz_state", "fuzz_chain",
-           "fuzz_verify"]
+           "fuzz_verify", "fuzz_note", "fuzz_proof"]
 SECONDS = int(os.environ.get("AC_FUZZ_CHECK_SECONDS", "6"))
 SKIP = 77
 

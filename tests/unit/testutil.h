@@ -495,6 +495,18 @@ static inline void tu_make_chain(const char *dir, const ac_key *key, size_t n)
     ac_key_free(own);
 }
 
+/* ---------------------------------------------------------------- text */
+
+/* `text` with its first `from` replaced by `to`, into out (cap bytes). */
+static inline void tu_replace_first(const char *text, const char *from, const char *to, char *out,
+                                    size_t cap)
+{
+    const char *at = strstr(text, from);
+    assert_non_null(at);
+    int w = snprintf(out, cap, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    assert_true(w > 0 && (size_t)w < cap);
+}
+
 /* ---------------------------------------------------------------- main */
 
 /* What every test program does before its tests. */
