@@ -341,11 +341,14 @@ async function checkProofForm() {
   $("proof-why").textContent = res.valid
     ? (cf ? "The file was attested in this record, which is in the signed log."
           : "The record is in the signed log (give the file too to check that it is the one attested).")
-    : res.message;
+    : res.message.charAt(0).toUpperCase() + res.message.slice(1) + ".";
   $("proof-steps").replaceChildren(...res.steps.map((s) => el("li",
     { class: s.ok === true ? "good" : s.ok === false ? "bad" : "", "data-step": s.name },
     `${s.ok === true ? "✓" : s.ok === false ? "✗" : "–"} ${s.name}: ${s.detail}`)));
   const r = res.record;
+  $("proof-record-h").hidden = !r;
+  $("proof-record-h").textContent = res.valid ? "The record"
+    : "The record the proof carries (not to be trusted: the proof is invalid)";
   if (r) {
     const row = (k, v) => [el("dt", {}, k), el("dd", {}, v)];
     $("proof-record").append(

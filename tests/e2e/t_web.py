@@ -60,7 +60,7 @@ except ImportError as e:
     acutil.skip_file(f"python3-websocket or python3-cryptography is missing ({e})")
 
 WEB = os.path.join(acutil.REPO, "web")
-WEB_FILES = ["index.html", "tlog.js", "page.js", "style.css"]
+WEB_FILES = sorted(os.listdir(WEB))
 BUILD = os.environ.get("AC_BUILD") or os.path.join(acutil.REPO, "build")
 SHOTS = os.path.join(BUILD, "web-shots")
 WAIT = 60          # seconds for the page to reach a state; generous, never a measure
@@ -209,9 +209,21 @@ class Browser:
         obj = self.send("Runtime.evaluate", expression=f"document.querySelector({json.dumps(selector)})")
         self.send("DOM.setFileInputFiles", files=paths, objectId=obj["result"]["objectId"])
 
-    def screenshot(self, path: str, full: bool = True):
+    def screenshot(self, path: str, full: bool = True, selector: str | None = None,
+                   height: int | None = None):
+        """The page (whole, or the viewport, or its top `height` pixels), or
+        the element `selector` alone."""
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        r = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=full)
+        params = {"format": "png", "captureBeyondViewport": full or bool(selector or height)}
+        if height:
+            params["clip"] = {"x": 0, "y": 0, "width": self.eval("innerWidth"), "height": height,
+                              "scale": 1}
+        if selector:
+            params["clip"] = self.eval(f"""(() => {{
+                const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();
+                return {{x: r.x + scrollX - 8, y: r.y + scrollY - 8, width: r.width + 16,
+                         height: r.height + 16, scale: 1}}; }})()""")
+        r = self.send("Page.captureScreenshot", **params)
         with open(path, "wb") as f:
             f.write(base64.b64decode(r["data"]))
 
@@ -388,6 +400,36 @@ class WebPage(acutil.ToolCase):
             return out; }})()""")
         self.assertEqual(r, ["0", "decode"])
 
+    def test_embedded_page(self):
+        """build/web_assets.h (scripts/embed.sh, for export) holds web/ exactly."""
+        header = os.path.join(BUILD, "web_assets.h")
+        self.assertTrue(os.path.exists(header), f"{header} is missing (make builds it)")
+        src = self.t.write("unpack.c", """#include <stdio.h>
+#include "web_assets.h"
+int main(int argc, char **argv)
+{
+    for (size_t i = 0; i < AC_WEB_FILE_COUNT; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", argv[argc - 1], ac_web_files[i].name);
+        FILE *f = fopen(path, "wb");
+        if (f == NULL || fwrite(ac_web_files[i].data, 1, ac_web_files[i].size, f) != ac_web_files[i].size ||
+            fclose(f) != 0)
+            return 1;
+    }
+    return 0;
+}
+""")
+        exe, out = self.t.path("unpack"), self.t.path("unpacked")
+        os.makedirs(out)
+        cc = subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-Wall", "-Wextra", "-Werror",
+                             "-I", BUILD, "-o", exe, src], capture_output=True, text=True)
+        self.assertEqual(cc.returncode, 0, cc.stderr)
+        self.assertEqual(subprocess.run([exe, out]).returncode, 0)
+        self.assertEqual(sorted(os.listdir(out)), WEB_FILES)
+        for f in WEB_FILES:
+            self.assertEqual(acutil.read_bytes(os.path.join(out, f)),
+                             acutil.read_bytes(os.path.join(WEB, f)), f)
+
     # -------------------------------------------------------------- browsing
 
     def rendered_records(self) -> list[dict]:
@@ -413,6 +455,7 @@ class WebPage(acutil.ToolCase):
         want = list(reversed(self.t.json_of("log", "-C", self.chain, "--json")))
         seen = []
         b.screenshot(os.path.join(SHOTS, "chain.png"))
+        b.screenshot(os.path.join(SHOTS, "top.png"), height=1350)
         while True:
             page = self.rendered_records()
             self.assertTrue(page)
@@ -506,8 +549,7 @@ class WebPage(acutil.ToolCase):
                      steps: [...document.querySelectorAll('#proof-steps li')].map((l) => l.textContent),
                      focused: document.activeElement === box }; })()""")
         if shot:
-            b.eval("document.getElementById('proof').scrollIntoView()")
-            b.screenshot(os.path.join(SHOTS, shot), full=False)
+            b.screenshot(os.path.join(SHOTS, shot), selector="#proof")
         return r
 
     def proof_cases(self, where: str):
@@ -529,6 +571,7 @@ class WebPage(acutil.ToolCase):
         r = self.check_proof(tampered, f["photo"], shot="proof-invalid.png" if shot else None)
         self.assertEqual((r["valid"], r["reason"]), ("false", "inclusion"), r)
         self.assertIn("does not lead to the checkpoint's root", r["why"])
+        self.assertIn("not to be trusted", self.b.eval("document.getElementById('proof-record-h').textContent"))
         # Tampered content: one byte of the photo changed.
         data = bytearray(acutil.read_bytes(f["photo"]))
         data[100] ^= 0x20
