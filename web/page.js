@@ -11,6 +11,7 @@
 (function () {
 const AC = window.AC;
 const PAGE = 50;                  /* records on a page */
+const KEEP_BUNDLES = 16;          /* checked bundles kept for paging back and forth */
 const $ = (id) => document.getElementById(id);
 
 const st = {
@@ -136,15 +137,19 @@ function showCheckpoint(cp) {
 
 /* Decodes and checks the records of bundle n (authenticated by the tiles). */
 function bundle(n) {
-  if (!st.bundles.has(n)) {
-    const p = (async () => {
+  let p = st.bundles.get(n);
+  if (p) {
+    st.bundles.delete(n);          /* most recently used last */
+  } else {
+    p = (async () => {
       const entries = await st.log.bundle(n);
       return Promise.all(entries.map((body, i) => checkRecord(body, n * AC.TILE_WIDTH + i)));
     })();
     p.catch(() => st.bundles.delete(n));
-    st.bundles.set(n, p);
   }
-  return st.bundles.get(n);
+  st.bundles.set(n, p);
+  if (st.bundles.size > KEEP_BUNDLES) st.bundles.delete(st.bundles.keys().next().value);
+  return p;
 }
 
 async function checkRecord(body, index) {
@@ -286,9 +291,14 @@ async function search(hashHex) {
     for (let b = nb - 1; b >= 0; b--) {
       if (run !== st.searchRun) return;
       say("search-status", `Searching… ${nb - b} of ${nb} bundles read, ${found.length} found.`);
-      const views = await bundle(b);
-      for (let i = views.length - 1; i >= 0; i--)
-        if (views[i].rec && AC.equal(views[i].rec.content_hash, want)) found.push(views[i]);
+      /* Authenticated entries; only a match is checked in full (its signature). */
+      const entries = await st.log.bundle(b);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        let rec = null;
+        try { rec = AC.decodeRecord(entries[i]); } catch (e) { /* an undecodable record matches nothing */ }
+        if (rec && AC.equal(rec.content_hash, want))
+          found.push(await checkRecord(entries[i], b * AC.TILE_WIDTH + i));
+      }
     }
     say("search-status", found.length
       ? `${found.length} record${found.length > 1 ? "s" : ""} attest ${hashHex.toLowerCase()}.`

@@ -565,15 +565,18 @@ class TileLog {
     if (bytes === null) fail("missing", `${path} is missing`);
     return splitBundle(bytes, w);
   }
-  /* The hashes of tile (l, n), authenticated; level 0 also gives the entries. */
+  /* The hashes of tile (l, n), authenticated; level 0 also gives the entries.
+   * Hash tiles are kept (8 KiB each, a few per level); bundles are not, so a
+   * search through a million records does not keep them all. */
   tile(l, n) {
     const key = `${l}/${n}`;
-    if (!this.cache.has(key)) {
-      const p = this.authenticate(l, n);
+    if (this.cache.has(key)) return this.cache.get(key);
+    const p = this.authenticate(l, n);
+    if (l > 0) {
       p.catch(() => this.cache.delete(key));
       this.cache.set(key, p);
     }
-    return this.cache.get(key);
+    return p;
   }
   async authenticate(l, n) {
     const t = await this.fetchTile(l, n);
