@@ -157,7 +157,7 @@ function cborItem(buf, pos, level) {
     return { value: s, end: pos + n };
   }
   /* arrays and maps */
-  if (level >= MAX_DEPTH) bad(`more than ${MAX_DEPTH} levels of nesting`);
+  if (level > MAX_DEPTH) bad(`more than ${MAX_DEPTH} levels of nesting`);
   if (val > BigInt(buf.length - pos)) bad("more items than bytes");
   const n = Number(val);
   if (major === 4) {
@@ -531,6 +531,7 @@ function splitBundle(bytes, count) {
  * give the root; a full tile's hash is an entry of its parent tile. */
 class TileLog {
   constructor(get, size, root) {
+    if (size > BigInt(Number.MAX_SAFE_INTEGER)) fail("checkpoint", `a tree of ${size} records is too large to browse`);
     this.get = get;
     this.size = Number(size);
     this.root = root;
