@@ -154,6 +154,18 @@ class Browser:
              "--disable-sync", f"--user-data-dir={self.profile}", "--remote-debugging-port=0",
              "--window-size=1100,900", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self.connect()
+        except BaseException:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        self.next_id = 0
+        self.errors = []
+        self.send("Page.enable")
+        self.send("Runtime.enable")
+
+    def connect(self):
         port_file = os.path.join(self.profile, "DevToolsActivePort")
         deadline = time.monotonic() + WAIT
         while not (os.path.exists(port_file) and open(port_file).read().count("\n") >= 1):
@@ -165,10 +177,6 @@ class Browser:
             page = next(t for t in json.load(r) if t["type"] == "page")
         self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=WAIT,
                                               suppress_origin=True)
-        self.next_id = 0
-        self.send("Page.enable")
-        self.send("Runtime.enable")
-        self.errors = []
 
     def send(self, method: str, **params):
         self.next_id += 1
@@ -346,7 +354,11 @@ class WebPage(acutil.ToolCase):
         with open(newest, "wb") as f:
             f.write(data)
         cls.nginx = Nginx(cls.root, t.path())
-        cls.browser = Browser(t.path())
+        try:
+            cls.browser = Browser(t.path())
+        except BaseException:
+            cls.tearDownClass()     # not called by unittest when setUpClass fails
+            raise
 
     @classmethod
     def tearDownClass(cls):
