@@ -94,7 +94,12 @@ async function openChain(get) {
     st.log = new AC.TileLog(get, st.cp.size, st.cp.root);
     $("records").hidden = false;
     await showPage(0);
-    say("chain-status", `Checkpoint verified: ${st.cp.size} records.`, "good");
+    const seen = await compareWithLastVisit(st.cp, text);
+    if (seen === "shrunk" || seen === "rewritten")
+      say("chain-status", `Checkpoint verified: ${st.cp.size} records; but this is not the log ` +
+          "this browser saw here before (see below).", "bad");
+    else
+      say("chain-status", `Checkpoint verified: ${st.cp.size} records.`, "good");
     document.body.dataset.state = "ready";
     loadTimeline();
   } catch (e) {
@@ -131,6 +136,52 @@ function showCheckpoint(cp) {
   $("cp-witnesses").textContent = cp.cosigned.length
     ? cp.cosigned.map((c) => `${c.name} (${new Date(Number(c.time) * 1000).toISOString()})`).join(", ")
     : "none known cosigned" + (cp.unknown ? ` (${cp.unknown} signatures by keys not listed)` : "");
+}
+
+/* ------------------------------------------------------------ since the last visit */
+
+/* The browser remembers the newest checkpoint it verified for each origin;
+ * the next visit checks, through the tiles, that the log it now shows still
+ * begins with exactly that tree.  A log cut back or rewritten is shown with
+ * both signed checkpoints (evidence a third party can check with the key),
+ * and the remembered one is kept. */
+async function compareWithLastVisit(cp, text) {
+  let store = null;
+  try { store = window.localStorage; } catch (e) { /* storage refused: nothing to compare */ }
+  const out = $("cp-seen");
+  if (!store) { out.textContent = "this browser keeps no memory for the page"; return "none"; }
+  const key = "attestchain-seen:" + cp.origin;
+  let seen = null;
+  try { seen = JSON.parse(store.getItem(key)); } catch (e) { seen = null; }
+  const size = seen && typeof seen.size === "string" && /^[1-9][0-9]*$/.test(seen.size) ? BigInt(seen.size) : null;
+  const root = seen && typeof seen.root === "string" ? AC.b64decode(seen.root) : null;
+  let verdict = "first", msg = "first visit from this browser: remembered for the next one";
+  if (size !== null && root !== null && root.length === 32) {
+    const when = typeof seen.when === "string" ? seen.when : "an earlier visit";
+    if (size > cp.size) {
+      verdict = "shrunk";
+      msg = `✗ on ${when} this browser saw ${size} records here; the log now has ${cp.size}: it was cut back`;
+    } else if (!AC.equal(await st.log.rootAt(Number(size)), root)) {
+      verdict = "rewritten";
+      msg = `✗ the first ${size} records are not those this browser saw on ${when}: the log was rewritten`;
+    } else {
+      verdict = "consistent";
+      msg = `✓ consistent with the ${size} records this browser saw on ${when}`;
+    }
+  }
+  out.textContent = msg;
+  out.className = verdict === "consistent" ? "good" : verdict === "first" ? "" : "bad";
+  out.dataset.seen = verdict;
+  if (verdict === "shrunk" || verdict === "rewritten") {
+    out.append(el("details", {}, el("summary", {}, "The two signed checkpoints"),
+      el("pre", {}, seen.checkpoint || ""), el("pre", {}, text)));
+    return verdict;
+  }
+  try {
+    store.setItem(key, JSON.stringify({ size: String(cp.size), root: AC.b64encode(cp.root),
+      when: new Date().toISOString().slice(0, 19) + "Z", checkpoint: text }));
+  } catch (e) { /* storage full or refused: compare next time without it */ }
+  return verdict;
 }
 
 /* ------------------------------------------------------------ records */

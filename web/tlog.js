@@ -597,30 +597,48 @@ class TileLog {
   }
   /* `known`: the tile (key "L/N") whose fetch started the check, not fetched again. */
   async computeRoot(knownKey, known) {
-    const levels = [];
-    for (let l = 0; Math.floor(this.size / TILE_WIDTH ** l) >= 1; l++) levels.push(l);
-    const subtrees = [];
-    for (const l of levels.reverse()) {
-      const n = Math.floor(this.size / TILE_WIDTH ** (l + 1)), w = this.width(l, n);
-      if (w === 0) continue;
+    const seen = [];
+    const r = await this.rootFrom(this.size, async (l, n) => {
       const t = `${l}/${n}` === knownKey ? known : await this.fetchTile(l, n);
-      let at = 0;
-      for (let bit = 7; bit >= 0; bit--) {
-        if (w & (1 << bit)) {
-          subtrees.push(await mth(t.hashes.slice(at, at + (1 << bit))));
-          at += 1 << bit;
-        }
-      }
-      /* The partial tiles are authenticated by this very computation. */
-      this.cache.set(`${l}/${n}`, Promise.resolve(t));
-    }
-    let r = subtrees.length ? subtrees[subtrees.length - 1] : await sha256(new Uint8Array(0));
-    for (let i = subtrees.length - 2; i >= 0; i--) r = await nodeHash(subtrees[i], r);
+      seen.push([`${l}/${n}`, t]);
+      return t;
+    });
     if (!equal(r, this.root)) {
       this.rootChecked = null;
       fail("tile", "the newest tiles do not give the checkpoint's root: the directory " +
            "does not match its checkpoint");
     }
+    /* The partial tiles are authenticated by this very computation. */
+    for (const [key, t] of seen) this.cache.set(key, Promise.resolve(t));
+  }
+  /* The root of the tree of the first m records from the tiles of this one:
+   * at each level, the first floor(m / 256^l) mod 256 hashes of tile
+   * floor(m / 256^(l+1)), as perfect subtrees, folded from the right. */
+  async rootFrom(m, tileAt) {
+    const subtrees = [];
+    let top = 0;
+    while (Math.floor(m / TILE_WIDTH ** (top + 1)) >= 1) top++;
+    for (let l = top; l >= 0 && m > 0; l--) {
+      const n = Math.floor(m / TILE_WIDTH ** (l + 1)), w = Math.floor(m / TILE_WIDTH ** l) % TILE_WIDTH;
+      if (w === 0) continue;
+      const hashes = (await tileAt(l, n)).hashes;
+      for (let bit = 7, at = 0; bit >= 0; bit--) {
+        if (w & (1 << bit)) {
+          subtrees.push(await mth(hashes.slice(at, at + (1 << bit))));
+          at += 1 << bit;
+        }
+      }
+    }
+    let r = subtrees.length ? subtrees[subtrees.length - 1] : await sha256(new Uint8Array(0));
+    for (let i = subtrees.length - 2; i >= 0; i--) r = await nodeHash(subtrees[i], r);
+    return r;
+  }
+  /* The root of the first m records, from tiles authenticated against this
+   * tree: it equals an older checkpoint's root exactly when that checkpoint
+   * is consistent with this one (the tiles serve as the consistency proof). */
+  async rootAt(m) {
+    if (m < 1 || m > this.size) fail("consistency", `no tree of ${m} records within ${this.size}`);
+    return this.rootFrom(m, (l, n) => this.tile(l, n));
   }
   /* The records of bundle n: entries authenticated against the checkpoint. */
   async bundle(n) {

@@ -353,6 +353,13 @@ class WebPage(acutil.ToolCase):
         data[-5] ^= 1
         with open(newest, "wb") as f:
             f.write(data)
+        # The chain as it was at 250 records, and one whose record 10 was
+        # replaced (by record 11) and the whole re-signed: a rewritten log.
+        bodies, k3 = cls.ref["bodies"], tlogref.load_key(cls.facts["keys"][2])
+        for name, view in (("old", bodies[:250]), ("forked", bodies[:10] + bodies[11:12] + bodies[11:])):
+            tlogref.export(cls.chain, os.path.join(cls.root, name), k3, bodies=view)
+            for f in WEB_FILES:
+                shutil.copy(os.path.join(WEB, f), os.path.join(cls.root, name, f))
         cls.nginx = Nginx(cls.root, t.path())
         try:
             cls.browser = Browser(t.path())
@@ -509,6 +516,25 @@ int main(int argc, char **argv)
         # Back to the newest page with the keyboard's own control: the button.
         b.eval("document.getElementById('newer').focus()")
         self.assertEqual(b.eval("document.activeElement.id"), "newer")
+
+    def test_since_the_last_visit(self):
+        """The browser remembers the checkpoint it verified; the next visit
+        checks that the log still begins with that tree."""
+        b = self.b
+        self.assertEqual(b.open(self.nginx.url("old/")), "ready")
+        b.eval("localStorage.clear()")
+        seen = "document.getElementById('cp-seen').dataset.seen"
+        for where, want in (("old", "first"), ("good", "consistent"), ("forked", "rewritten"),
+                            ("good", "consistent"), ("old", "shrunk")):
+            self.assertEqual(b.open(self.nginx.url(where + "/")), "ready")
+            self.assertEqual(b.eval(seen), want, where)
+            if want == "rewritten":
+                text = b.eval("document.getElementById('cp-seen').textContent")
+                self.assertIn("the first 301 records are not those this browser saw", text)
+                self.assertIn(self.ref["checkpoint"], text)
+                self.assertIn("not the log this browser saw here before",
+                              b.eval("document.getElementById('chain-status').textContent"))
+                b.screenshot(os.path.join(SHOTS, "rewritten.png"), selector="#chain")
 
     def test_phone_screenshot(self):
         b = self.b

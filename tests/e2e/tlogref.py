@@ -240,11 +240,12 @@ def tiles(bodies: list[bytes]) -> dict[str, bytes]:
 
 
 def export(chain_dir: str, out_dir: str, key: Ed25519PrivateKey, origin: str | None = None,
-           witnesses=()) -> dict:
-    """Writes a static tlog-tiles directory of the whole chain, its checkpoint
-    signed with `key` (cosigned by each (name, key, timestamp) in witnesses) and
-    export.json. Returns a description: origin, size, root, checkpoint, leaves."""
-    bodies = frame_bodies(chain_dir)
+           witnesses=(), bodies: list[bytes] | None = None) -> dict:
+    """Writes a static tlog-tiles directory of the whole chain (or of the
+    frame bodies given), its checkpoint signed with `key` (cosigned by each
+    (name, key, timestamp) in witnesses) and export.json. Returns a
+    description: origin, size, root, checkpoint, leaves, bodies."""
+    bodies = frame_bodies(chain_dir) if bodies is None else bodies
     origin = origin or default_origin(bodies)
     leaves = [leaf_hash(b) for b in bodies]
     root = mth(leaves)
