@@ -3,9 +3,10 @@
  *
  * It reads only what it shows: the checkpoint, export.json, the newest entry
  * bundle and the few partial tiles that tie it to the checkpoint's root;
- * older bundles only when the user pages back, searches or asks for the
- * signers' timeline.  Every text that comes from the log is put in the page
- * with textContent, never parsed as HTML.
+ * then the bundles of record 0 and of each rotation for the signers'
+ * timeline; older bundles only when the user pages back or searches.  Every
+ * text that comes from the log is put in the page with textContent, never
+ * parsed as HTML.
  */
 "use strict";
 (function () {
@@ -74,7 +75,8 @@ function folderSource(files) {
 /* ------------------------------------------------------------ the chain */
 
 async function openChain(get) {
-  Object.assign(st, { get, cp: null, log: null, bundles: new Map(), page: 0, timeline: null });
+  Object.assign(st, { get, exported: null, cp: null, log: null, bundles: new Map(), page: 0,
+                     timeline: null });
   document.body.dataset.state = "loading";
   say("chain-status", "Reading the checkpoint…");
   try {
@@ -446,6 +448,9 @@ function wire() {
   });
   onDrop($("records"), (files) => files[0] && searchFile(files[0]));
   $("folder").addEventListener("change", (e) => e.target.files.length && openChain(folderSource(e.target.files)));
+  /* Keys of one's own: the chain on show is checked again with them. */
+  for (const id of ["trusted-vkeys", "witness-vkeys"])
+    $(id).addEventListener("change", () => st.get && openChain(st.get));
   $("proof-form").addEventListener("submit", (e) => { e.preventDefault(); checkProofForm(); });
   /* A proof and a file dropped together: the .tlog-proof is the proof. */
   onDrop($("proof"), (files) => {
