@@ -558,6 +558,19 @@ int main(int argc, char **argv)
         self.assertIn("does not match its checkpoint",
                       b.eval("document.getElementById('chain-status').textContent"))
 
+    def test_own_key(self):
+        """A reader's own key replaces the exported one: the chain is checked again."""
+        b = self.b
+        self.assertEqual(b.open(self.nginx.url("good/")), "ready")
+        other = tlogref.vkey(self.ref["origin"], tlogref.public_raw(Ed25519PrivateKey.generate()))
+        for key, state in ((other, "error"), (self.vkey, "ready")):
+            b.eval(f"{{ const k = document.getElementById('trusted-vkeys'); k.value = {json.dumps(key)};"
+                   "document.body.dataset.state = 'loading'; k.dispatchEvent(new Event('change')); }")
+            b.wait(f"document.body.dataset.state === '{state}'", state)
+            if state == "error":
+                self.assertEqual(b.eval("document.body.dataset.reason"), "untrusted")
+        self.assertEqual(b.eval("document.getElementById('cp-key').textContent"), self.vkey)
+
     def test_search(self):
         b = self.b
         self.assertEqual(b.open(self.nginx.url("good/")), "ready")
