@@ -24,7 +24,8 @@ protocol (python3-websocket). Checked:
   witness's cosignature counted; and all of it from file:// too.
 
 Screenshots go to build/web-shots/ (docs/web.png is one of them, committed).
-Skipped (exit 77) without chromium, nginx or python3-websocket.
+The reference itself is held to RFC 6962 roots, tlog-tiles' 70,000-entry example and
+signed-note's example vkey. Skipped (exit 77) without chromium, nginx or python3-websocket.
 """
 from __future__ import annotations
 
@@ -704,6 +705,35 @@ int main(int argc, char **argv)
         want = list(reversed(self.t.json_of("log", "-C", self.chain, "--json")))[:50]
         self.assertEqual([(r["index"], r["rhash"], r["bad"]) for r in self.rendered_records()],
                          [(r["chain_index"], r["hash"], False) for r in want])
+
+
+class Reference(acutil.ToolCase):
+    """tests/e2e/tlogref.py against published facts, so that agreeing with it means something."""
+
+    def test_rfc6962_and_tile_layout(self):
+        leaves = [tlogref.leaf_hash(bytes.fromhex(h)) for h in
+                  ("", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+                   "606162636465666768696a6b6c6d6e6f")]
+        self.assertEqual(tlogref.mth(leaves).hex(),
+                         "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")
+        self.assertEqual(tlogref.mth(leaves[:7]).hex(),
+                         "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c")
+        for n in range(1, 9):
+            for i in range(n):
+                self.assertEqual(tlogref.root_from_inclusion(
+                    i, n, leaves[i], tlogref.inclusion_proof(i, leaves[:n])), tlogref.mth(leaves[:n]))
+        # tlog-tiles' own example: 70,000 entries.
+        files = tlogref.tiles([bytes([i % 251]) for i in range(70000)])
+        self.assertEqual(sorted(p for p in files if ".p/" in p or not p.startswith("tile/0/")
+                                and not p.startswith("tile/entries/")),
+                         ["tile/0/273.p/112", "tile/1/000", "tile/1/001.p/17", "tile/2/000.p/1",
+                          "tile/entries/273.p/112"])
+        self.assertEqual(len([p for p in files if p.startswith("tile/0/")]), 274)
+        self.assertEqual(tlogref.tile_index_path(1234067), "x001/x234/067")
+        # signed-note's example vkey: the same key id from the same name and key.
+        pub = base64.b64decode("AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k")[1:]
+        self.assertEqual(tlogref.vkey("example.com/foo", pub),
+                         "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k")
 
 
 class BigChain(acutil.ToolCase):
