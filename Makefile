@@ -55,7 +55,7 @@ SHARED := $(BUILD)/libattestchain.so.$(VERSION)
 TOOL := $(BUILD)/attestchain
 
 .PHONY: all deps demo check check-fast check-asan test install uninstall clean bench stress fuzz memcheck
-all: $(STATIC) $(SHARED) $(TOOL) $(BUILD)/attestchain.pc
+all: $(STATIC) $(SHARED) $(TOOL) $(BUILD)/attestchain.pc $(BUILD)/web_assets.h
 
 deps:
 	@scripts/deps.sh
@@ -85,6 +85,12 @@ $(SHARED): $(LIB_OBJ)
 
 $(TOOL): $(TOOL_OBJ) $(STATIC)
 	$(CC) -o $@ $(TOOL_OBJ) $(STATIC) $(LDFLAGS_ALL) $(PKG_LIBS)
+
+# The export's page (web/) as a C header of {name, bytes, size} for `export`.
+WEB_SRC := $(sort $(wildcard web/*))
+$(BUILD)/web_assets.h: $(WEB_SRC) scripts/embed.sh
+	@mkdir -p $(BUILD)
+	scripts/embed.sh $@ $(WEB_SRC)
 
 $(BUILD)/attestchain.pc: attestchain.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@

@@ -27,6 +27,13 @@ if [ "${AC_DEPS_EXTRA:-0}" = 1 ]; then
     command -v go >/dev/null 2>&1 || need="$need golang-go"
     [ -d /usr/share/gocode/src/golang.org/x/mod/sumdb/note ] || need="$need golang-golang-x-mod-dev"
 fi
+# The page's browser test (tests/e2e/t_web.py): nginx, headless chromium and
+# python3-websocket to drive it over the DevTools protocol.
+if [ "${AC_DEPS_EXTRA:-0}" = 1 ]; then
+    command -v chromium >/dev/null 2>&1 || need="$need chromium"
+    [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need="$need nginx"
+    have_py websocket || need="$need python3-websocket"
+fi
 
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
