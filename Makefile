@@ -61,7 +61,10 @@ deps:
 	@scripts/deps.sh
 
 $(BUILD)/obj/%.o: src/%.c src/internal.h include/attestchain.h | $(BUILD)/obj
-	$(CC) $(CFLAGS_ALL) -fvisibility=hidden -DAC_BUILDING -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -I$(BUILD) -fvisibility=hidden -DAC_BUILDING -c $< -o $@
+
+# export.c writes the page: it embeds web/ through the generated header.
+$(BUILD)/obj/export.o: $(BUILD)/web_assets.h
 
 $(BUILD)/obj/tools/%.o: tools/%.c include/attestchain.h $(wildcard tools/*.h) | $(BUILD)/obj/tools
 	$(CC) $(CFLAGS_ALL) -c $< -o $@

@@ -47,6 +47,9 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 $SAN $WARN -Iinclude -Isrc $PKG_CFLAGS"
 # lead's to fix; a clang-only warning must not stop fuzzing, so no -Werror.
 build_failed=0
 pids=""
+# export.c embeds the page (web/) through a generated header.
+scripts/embed.sh "$OUT/web_assets.h" $(ls web/* | sort) || { say "embedding web/ failed"; exit 1; }
+CFLAGS="$CFLAGS -I$OUT"
 for src in src/*.c; do
     obj="$OUT/obj/$(basename "$src" .c).o"
     if [ -f "$obj" ] && [ "$obj" -nt "$src" ] && [ "$obj" -nt src/internal.h ] &&

@@ -330,9 +330,12 @@ typedef enum ac_warning_code {
     AC_WARN_TORN_TAIL = 1, /* incomplete last frame (a crash mid-append) */
     AC_WARN_CLOCK,         /* claimed_ts went backwards or disagrees with uptime */
     AC_WARN_CHAIN_SIZE,    /* witness chain_size is not the frame's offset */
+    AC_WARN_CHECKPOINT_UNVERIFIED, /* a file in checkpoints/ not signed by the key
+                                      authorized at its size: no evidence (bytes:
+                                      its size) */
 } ac_warning_code;
 
-/* "torn_tail", "clock", "chain_size". */
+/* "torn_tail", "clock", "chain_size", "checkpoint_unverified". */
 const char *ac_warning_name(ac_warning_code code);
 
 typedef struct ac_warning {
@@ -651,6 +654,67 @@ const ac_record *ac_proof_result_record(const ac_proof_result *res);
 /* The checkpoint once it parsed (NULL before): owned by the result. */
 const ac_checkpoint *ac_proof_result_checkpoint(const ac_proof_result *res);
 size_t ac_proof_result_witnesses(const ac_proof_result *res);    /* valid cosignatures */
+
+/* ---------------------------------------------------------------- a chain's checkpoints
+ * The chain's own tree, checkpoints and proofs (docs/format.md section 14).
+ * The tree is kept in merkle.bin, a cache; what goes out (a checkpoint's
+ * root, a proof, an export) is computed from, or checked against, what a
+ * signed checkpoint vouches for and chain.bin, never from the cache alone.
+ * Checkpoints are kept in DIR/checkpoints/<size>, written once, never
+ * deleted; DIR/checkpoints/origin fixes the chain's origin at the first. */
+
+/* The chain's origin: fixed by its first checkpoint, else the default
+ * "attestchain/<chain id in hex>".  Free with ac_free(). */
+ac_status ac_chain_origin(ac_chain *chain, char **origin, ac_error *err);
+
+/* Signs a checkpoint of the chain's current size with `key`, which must be
+ * the key authorized to sign the next record (AC_EUNAUTHORIZED otherwise),
+ * under `origin` (NULL: the chain's; another than a fixed one is
+ * AC_EINVAL), keeps it as checkpoints/<size> and returns the note (free
+ * with ac_free()).  A checkpoint of a size already kept, with the same root,
+ * changes nothing and returns the kept one.  AC_ECORRUPT on a damaged or
+ * truncated chain, or one that no longer gives a root it signed. */
+ac_status ac_chain_checkpoint(ac_chain *chain, const ac_key *key, const char *origin,
+                              char **note, size_t *len, ac_error *err);
+
+/* A .tlog-proof of record `index` against the newest kept checkpoint that
+ * covers it (free with ac_free()).  AC_ENOTFOUND when none does. */
+ac_status ac_chain_prove(ac_chain *chain, uint64_t index, char **proof, size_t *len,
+                         ac_error *err);
+
+/* The consistency proof between the trees of old_size and new_size records
+ * (1 <= old_size <= new_size <= the chain's records) and both roots; proof
+ * holds AC_MERKLE_MAX_PROOF hashes. */
+ac_status ac_chain_consistency(ac_chain *chain, uint64_t old_size, uint64_t new_size,
+                               uint8_t (*proof)[AC_HASH_SIZE], size_t *count,
+                               uint8_t old_root[AC_HASH_SIZE], uint8_t new_root[AC_HASH_SIZE],
+                               ac_error *err);
+
+/* Every key that signed the chain, in order: key authorized from record
+ * `first` through `last` (UINT64_MAX: still authorized; all zeros: nobody,
+ * after a rotation back to a retired key).  Free *out with ac_free(). */
+typedef struct ac_signer_span {
+    uint8_t key[AC_PUBKEY_SIZE];
+    uint64_t first, last;
+} ac_signer_span;
+ac_status ac_chain_signers(ac_chain *chain, ac_signer_span **out, size_t *n, ac_error *err);
+
+/* Publishes the chain as a static C2SP tlog-tiles directory at out_dir (made
+ * if missing): entry bundles, hash tiles, the page (index.html and what it
+ * needs) and export.json, then `checkpoint` last: the largest kept
+ * checkpoint signed by the key authorized at its size.  Incremental: full
+ * tiles are never rewritten, the partial tiles of every size published stay,
+ * only what is new is written, each file atomically.  AC_ENOTFOUND with no
+ * checkpoint to publish; AC_EINVAL for a record over 65535 bytes (named) or
+ * a directory holding another log's export or a larger one. */
+typedef struct ac_export_stats {
+    uint64_t size;          /* records published */
+    uint64_t old_size;      /* records the directory held before */
+    uint64_t files_written; /* bundles, tiles, page files */
+    uint64_t bytes_written;
+} ac_export_stats;
+ac_status ac_chain_export(ac_chain *chain, const char *out_dir, ac_export_stats *stats,
+                          ac_error *err);
 
 #if defined(AC_BUILDING) && defined(__GNUC__)
 #pragma GCC visibility pop

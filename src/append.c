@@ -284,6 +284,7 @@ static int append_locked(ac_chain *c, const ac_key *key, const pending *p, size_
         } else {
             c->f.st = st;
             index_note(c, first, offs, n);
+            tree_note_append(c, first, frames.data, frames.len);
         }
     }
     free(offs);

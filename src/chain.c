@@ -89,7 +89,7 @@ int ac_chain_open(ac_chain **out, const char *dir, unsigned flags, ac_error *err
         free(c);
         return ac_fail(err, AC_ENOMEM, -1, "out of memory opening %s", dir);
     }
-    c->fd = c->idx_fd = c->dirfd = -1;
+    c->fd = c->idx_fd = c->dirfd = c->tree_fd = -1;
     fold_init(&c->f);
     c->readonly = (flags & AC_OPEN_READONLY) != 0;
     int rc = open_dir(c, dir, flags, err);
@@ -117,6 +117,7 @@ int ac_chain_close(ac_chain *c, ac_error *err)
     else if (c->state_stale && c->fd >= 0)
         (void)chain_checkpoint(c, NULL); /* best effort: only a cache */
     index_close(c);
+    tree_close(c);
     if (c->fd >= 0)
         close(c->fd);
     if (c->dirfd >= 0)

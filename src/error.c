@@ -105,6 +105,7 @@ const char *ac_warning_name(ac_warning_code code)
 {
     switch (code) {
     case AC_WARN_TORN_TAIL: return "torn_tail";
+    case AC_WARN_CHECKPOINT_UNVERIFIED: return "checkpoint_unverified";
     case AC_WARN_CLOCK: return "clock";
     case AC_WARN_CHAIN_SIZE: return "chain_size";
     default: return "unknown";

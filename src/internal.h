@@ -431,6 +431,82 @@ typedef struct walk_end {
 int chain_walk(ac_chain *c, fold *f, uint64_t size, const walk_opts *o, walk_end *end,
                ac_error *err);
 
+/* ---------------------------------------------------------------- tree.c */
+
+/* The right edge of a Merkle tree: the hashes of its complete subtrees, one
+ * per set bit of its size, largest first (a "compact range"). */
+typedef struct mrange {
+    uint64_t size;
+    size_t n;
+    uint8_t h[64][AC_HASH_SIZE];
+} mrange;
+
+void mrange_init(mrange *r);
+
+/* Adds a leaf hash; the hashes it stores (the leaf, then each subtree it
+ * completes: merkle.c's stored hashes of the record) go to `stored` (may be
+ * NULL) and their number to *nstored.  AC_OK, AC_EINVAL (tree full),
+ * AC_ECRYPTO. */
+int mrange_push(mrange *r, ac_hasher *h, const uint8_t leaf[AC_HASH_SIZE],
+                uint8_t (*stored)[AC_HASH_SIZE], size_t *nstored);
+
+/* The root of the tree the range is the edge of. AC_OK or AC_ECRYPTO. */
+int mrange_root(const mrange *r, ac_hasher *h, uint8_t root[AC_HASH_SIZE]);
+
+/* The right edge of the tree of `size` records, read from a store. */
+int mrange_load(mrange *r, uint64_t size, ac_merkle_read_fn read, void *ctx, ac_error *err);
+
+/* The leaf hash of a record's frame body. AC_OK or AC_ECRYPTO. */
+int tree_leaf(ac_hasher *h, const uint8_t *body, size_t len, uint8_t out[AC_HASH_SIZE]);
+
+/* An ac_merkle_read_fn over the chain's tree store; ctx is the chain. */
+int tree_read(void *ctx, const uint64_t *idx, size_t n, uint8_t (*out)[AC_HASH_SIZE],
+              ac_error *err);
+
+/* Brings the state up to date, then the tree store to every record of it
+ * (merkle.bin, or memory when it cannot be written). AC_OK or an error. */
+int tree_sync(ac_chain *c, ac_error *err);
+
+/* Tells the store about frames just appended for records first..: extended
+ * when it ended at `first`, left to catch up otherwise. */
+void tree_note_append(ac_chain *c, uint64_t first, const uint8_t *frames, size_t len);
+
+/* Drops the store (a cache found wrong): the next tree_sync rebuilds it. */
+void tree_forget(ac_chain *c);
+void tree_close(ac_chain *c);
+
+/* ---------------------------------------------------------------- checkpoint.c */
+
+/* A file of checkpoints/: its size (from the name), bytes, and the
+ * checkpoint parsed from them (NULL when it does not parse as one of that
+ * size). */
+typedef struct kept_cp {
+    uint64_t size;
+    uint8_t *bytes;
+    size_t len;
+    ac_checkpoint *cp;
+} kept_cp;
+
+/* Every file of checkpoints/ named by a size, sorted by size. AC_OK (none:
+ * *n 0) or an error. */
+int kept_list(ac_chain *c, kept_cp **out, size_t *n, ac_error *err);
+void kept_free(kept_cp *k, size_t n);
+
+/* 1 if the kept checkpoint is signed under `origin` by `key`, 0 if not,
+ * AC_ENOMEM. */
+int kept_signed(const kept_cp *k, const char *origin, const uint8_t key[AC_PUBKEY_SIZE]);
+
+/* The chain's origin: checkpoints/origin, or the default for its chain id
+ * (*fixed false).  AC_OK or AC_ECORRUPT (a damaged origin file), AC_EIO. */
+int chain_origin(ac_chain *c, char out[AC_NOTE_MAX_NAME + 1], bool *fixed, ac_error *err);
+
+/* The root of the tree of the first `size` records, from inputs a signature
+ * vouches for: the newest signed checkpoint of at most `size` records (its
+ * complete subtrees, from the store, must give its root) and the leaves
+ * after it, hashed from chain.bin.  AC_ECORRUPT if chain.bin no longer gives
+ * a signed root. */
+int tree_root_checked(ac_chain *c, uint64_t size, uint8_t root[AC_HASH_SIZE], ac_error *err);
+
 /* ---------------------------------------------------------------- chain.c */
 
 struct ac_chain {
@@ -457,11 +533,19 @@ struct ac_chain {
     uint64_t *mem_offs; /* offsets known after those, kept in memory when */
     uint64_t mem_first; /* index.bin cannot be written (read-only handles) */
     size_t mem_n;
+    bool tree_loaded;  /* the tree store below is open (tree.c) */
+    int tree_fd;       /* merkle.bin, or -1: then tree_mem holds the store */
+    uint64_t tree_n;   /* records the store holds */
+    mrange tree_range; /* the right edge of the tree of tree_n records */
+    uint8_t *tree_mem;
+    size_t tree_mem_cap;
 };
 
 #define AC_CHAIN_FILE "chain.bin"
 #define AC_STATE_FILE "state.cbor"
 #define AC_INDEX_FILE "index.bin"
+#define AC_TREE_FILE "merkle.bin"
+#define AC_CHECKPOINT_DIR "checkpoints"
 
 /* Opens chain.bin if it exists and is not yet open. AC_OK or AC_EIO. */
 int chain_open_file(ac_chain *c, bool create, ac_error *err);

@@ -33,6 +33,14 @@ typedef struct vstate {
     uint64_t total; /* records expected, for progress */
     witness_view prev_wit;
     bool have_prev_wit;
+    /* The signed checkpoints kept (from record 0 only): the tree is
+     * recomputed as the records pass, its root taken at each one's size. */
+    kept_cp *kept;
+    size_t nkept, next_kept;
+    uint8_t (*roots)[AC_HASH_SIZE];
+    mrange tree;
+    ac_hasher *hasher;
+    bool tree_failed;
 } vstate;
 
 static void warn(ac_report *rep, ac_warning w)
@@ -123,6 +131,15 @@ static void on_record(void *ctx, const fold_in *v)
     if (vs->opt->contains_hash != NULL &&
         memcmp(vs->opt->contains_hash, v->hash, AC_HASH_SIZE) == 0)
         rep->saw_pinned_hash = true;
+    if (vs->next_kept < vs->nkept) {
+        uint8_t leaf[AC_HASH_SIZE];
+        if (tree_leaf(vs->hasher, v->body, v->len, leaf) != AC_OK ||
+            mrange_push(&vs->tree, vs->hasher, leaf, NULL, NULL) != AC_OK)
+            vs->tree_failed = true;
+        while (vs->next_kept < vs->nkept && vs->kept[vs->next_kept].size == vs->tree.size)
+            if (mrange_root(&vs->tree, vs->hasher, vs->roots[vs->next_kept++]) != AC_OK)
+                vs->tree_failed = true;
+    }
 }
 
 static void on_progress(void *ctx, uint64_t next_index)
@@ -214,8 +231,52 @@ static int fold_before(ac_chain *c, uint64_t start, fold *f, ac_error *err)
 
 /* What is judged after every record present passed (section 8).  0, or
  * the reason the chain fails, filled into the report. */
-static void judge_whole(const state_claim *claim, const ac_verify_options *opt, const fold *f,
-                        const walk_end *end, ac_report *rep)
+/* The kept checkpoints against the chain verified (section 8): a signed
+ * one beyond the end means records are missing, one whose root differs
+ * means the chain was rewritten; one not signed by the key authorized at
+ * its size is no evidence, only a warning.  Returns whether one failed. */
+static bool judge_checkpoints(ac_chain *c, const vstate *vs, const fold *f, bool to_end,
+                              ac_report *rep)
+{
+    char origin[AC_NOTE_MAX_NAME + 1], why[200];
+    bool fixed;
+    if (vs->nkept == 0 || chain_origin(c, origin, &fixed, NULL) != AC_OK)
+        return false;
+    int64_t missing = -1, rewritten = -1;
+    for (size_t i = 0; i < vs->nkept; i++) {
+        const kept_cp *k = &vs->kept[i];
+        uint8_t key[AC_PUBKEY_SIZE];
+        if (k->size < f->st.record_count)
+            fold_key_at(f, k->size, key);
+        else
+            memcpy(key, f->st.signer, AC_PUBKEY_SIZE);
+        if (kept_signed(k, origin, key) != 1) {
+            warn(rep, (ac_warning){.code = AC_WARN_CHECKPOINT_UNVERIFIED, .index = -1,
+                                   .bytes = k->size});
+        } else if (k->size > f->st.record_count) {
+            if (to_end && missing < 0)
+                missing = (int64_t)k->size;
+        } else if (i < vs->next_kept && !vs->tree_failed &&
+                   memcmp(vs->roots[i], ac_checkpoint_root(k->cp), AC_HASH_SIZE) != 0) {
+            if (rewritten < 0)
+                rewritten = (int64_t)k->size;
+        }
+    }
+    if (missing >= 0) {
+        snprintf(why, sizeof why, "missing: a signed checkpoint covers %lld records",
+                 (long long)missing);
+        fail(rep, f->st.record_count, AC_REASON_TRUNCATED, why);
+    } else if (rewritten >= 0) {
+        snprintf(why, sizeof why, "the tree of %lld records is not the one a signed checkpoint "
+                 "names: rewritten after it was checkpointed", (long long)rewritten);
+        fail(rep, (uint64_t)rewritten - 1, AC_REASON_CHECKPOINT, why);
+    }
+    return missing >= 0 || rewritten >= 0;
+}
+
+static void judge_whole(ac_chain *c, const vstate *vs, const state_claim *claim,
+                        const ac_verify_options *opt, const fold *f, const walk_end *end,
+                        ac_report *rep)
 {
     ac_loss loss;
     char why[200];
@@ -224,6 +285,8 @@ static void judge_whole(const state_claim *claim, const ac_verify_options *opt, 
         snprintf(why, sizeof why, "missing: " AC_STATE_FILE " says %llu records were committed",
                  (unsigned long long)loss.committed_records);
         fail(rep, loss.records, AC_REASON_TRUNCATED, why);
+    } else if (judge_checkpoints(c, vs, f, to_end, rep)) {
+        /* failed: the reason is in the report */
     } else if (opt->genesis_key != NULL && f->st.record_count > 0 &&
                memcmp(opt->genesis_key, f->genesis, AC_PUBKEY_SIZE) != 0) {
         fail(rep, 0, AC_REASON_PINNED_KEY, "record 0 is not signed by the pinned key");
@@ -258,13 +321,24 @@ static int verify_run(ac_chain *c, const ac_verify_options *opt, ac_report *rep,
     if (opt->start > 0 && (rc = fold_before(c, opt->start, &f, err)) != AC_OK)
         return rc;
     vstate vs = {.rep = rep, .opt = opt};
+    if (opt->start == 0 && (rc = kept_list(c, &vs.kept, &vs.nkept, err)) != AC_OK) {
+        fold_free(&f);
+        return rc;
+    }
+    if (vs.nkept > 0) {
+        vs.roots = calloc(vs.nkept, sizeof *vs.roots);
+        vs.hasher = hasher_new();
+        if (vs.roots == NULL || vs.hasher == NULL)
+            rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    }
     uint64_t known = c->damaged ? c->damage_index + 1 : c->f.st.record_count;
     vs.total = opt->end < known ? opt->end + 1 : known;
     walk_opts wo = {.check_sig = true, .end = opt->end,
                     .threads = opt->threads ? opt->threads : c->threads,
                     .each = on_record, .progress = opt->progress ? on_progress : NULL, .ctx = &vs};
     walk_end end;
-    rc = chain_walk(c, &f, c->seen_size, &wo, &end, err);
+    if (rc == AC_OK)
+        rc = chain_walk(c, &f, c->seen_size, &wo, &end, err);
     if (rc == AC_OK) {
         if (end.kind == WALK_FAILED)
             fail(rep, end.index, end.reason, end.detail ? end.detail : "");
@@ -272,9 +346,12 @@ static int verify_run(ac_chain *c, const ac_verify_options *opt, ac_report *rep,
             warn(rep, (ac_warning){.code = AC_WARN_TORN_TAIL, .index = -1, .offset = end.off,
                                    .bytes = end.tail_len});
         if (rep->valid)
-            judge_whole(&claim, opt, &f, &end, rep);
+            judge_whole(c, &vs, &claim, opt, &f, &end, rep);
     }
     fold_free(&f);
+    kept_free(vs.kept, vs.nkept);
+    free(vs.roots);
+    hasher_free(vs.hasher);
     return rc;
 }
 

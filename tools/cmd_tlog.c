@@ -19,6 +19,12 @@ enum { MAX_TRUSTED = 256 }; /* --vkey, --key and --witness entries in all */
 
 static const char vkey_usage[] =
     "usage: attestchain vkey -k KEY --origin NAME [--witness]\n"
+    "       attestchain vkey -C DIR [--history] [--json]\n"
+    "\n"
+    "With -C: the verifier key of the chain's current signer under the chain's\n"
+    "origin; with --history, every key that signed the chain, one a line, with the\n"
+    "records it signed (FIRST-LAST, or FIRST- for the current one): a proof of an\n"
+    "older record needs the key that signed it ('verify-proof --key').\n"
     "\n"
     "Prints the verifier key (a C2SP signed-note vkey) of the private key KEY under\n"
     "the name NAME: NAME+KEYID+BASE64.  For a chain, NAME is its origin (format\n"
@@ -30,39 +36,127 @@ static const char vkey_usage[] =
     "  -k, --key KEY      an Ed25519 private key file (PKCS#8 PEM)\n"
     "      --origin NAME  the key name: no spaces or '+', e.g. example.org/photos\n"
     "      --witness      print a witness's cosignature key\n"
+    "  -C, --dir DIR      the chain directory\n"
+    "      --history      every key of the chain, with the records it signed\n"
+    "      --json         print {\"origin\": NAME, \"vkey\": VKEY, \"history\":\n"
+    "                     [{\"vkey\", \"pubkey\", \"first\", \"last\"|null}]}\n"
     "  -h, --help         print this help\n"
     "\n"
     "Exit status: 0 printed, 2 error.\n";
 
-enum { OPT_ORIGIN = 256, OPT_WITNESS, OPT_VKEY, OPT_WITNESSES_NEEDED, OPT_JSON, OPT_PUBKEY };
+enum { OPT_ORIGIN = 256, OPT_WITNESS, OPT_VKEY, OPT_WITNESSES_NEEDED, OPT_JSON, OPT_PUBKEY,
+       OPT_HISTORY };
 
 static const struct option vkey_opts[] = {
     {"key", required_argument, NULL, 'k'},
     {"origin", required_argument, NULL, OPT_ORIGIN},
     {"witness", no_argument, NULL, OPT_WITNESS},
+    {"dir", required_argument, NULL, 'C'},
+    {"history", no_argument, NULL, OPT_HISTORY},
+    {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
+/* The vkey string of `pub` under `origin`; NULL (after an error line) if it
+ * cannot be made. */
+static char *vkey_text(const char *origin, unsigned type, const uint8_t pub[AC_PUBKEY_SIZE])
+{
+    ac_vkey *v = NULL;
+    char *s = NULL;
+    ac_error err;
+    if (ac_vkey_new(origin, type, pub, &v, &err) != AC_OK || ac_vkey_string(v, &s, &err) != AC_OK)
+        (void)fail_ac(&err, "choose another --origin");
+    ac_vkey_free(v);
+    return s;
+}
+
+/* vkey -C DIR [--history]: the chain's keys under its origin. */
+static int chain_vkeys(const char *dir, bool history, bool json)
+{
+    ac_chain *chain = NULL;
+    int st = open_chain(dir, AC_OPEN_READONLY, &chain);
+    if (st != EXIT_GOOD)
+        return st;
+    char *origin = NULL, *cur = NULL;
+    ac_signer_span *spans = NULL;
+    size_t n = 0;
+    ac_error err;
+    ac_state s;
+    if (ac_chain_origin(chain, &origin, &err) != AC_OK ||
+        ac_chain_state(chain, &s, &err) != AC_OK || ac_chain_signers(chain, &spans, &n, &err) != AC_OK)
+        st = fail_ac(&err, NULL);
+    if (st == EXIT_GOOD && (cur = vkey_text(origin, AC_VKEY_ED25519, s.signer)) == NULL)
+        st = EXIT_TROUBLE;
+    json_t *o = json ? json_object() : NULL, *arr = json ? json_array() : NULL;
+    if (st == EXIT_GOOD && !history && !json)
+        printf("%s\n", cur);
+    for (size_t i = 0; st == EXIT_GOOD && (history || json) && i < n; i++) {
+        char *v = vkey_text(origin, AC_VKEY_ED25519, spans[i].key);
+        if (v == NULL) {
+            st = EXIT_TROUBLE;
+            break;
+        }
+        bool open_end = spans[i].last == UINT64_MAX;
+        if (json) {
+            json_t *e = json_object();
+            if (!json_put(e, "vkey", json_string(v)) ||
+                !json_put(e, "pubkey", json_hex(spans[i].key, AC_PUBKEY_SIZE)) ||
+                !json_put(e, "first", json_u64(spans[i].first)) ||
+                !json_put(e, "last", open_end ? json_null() : json_u64(spans[i].last)) ||
+                json_array_append_new(arr, e) != 0)
+                st = fail_msg("out of memory building JSON");
+        } else if (open_end) {
+            printf("%s %llu-\n", v, (unsigned long long)spans[i].first);
+        } else {
+            printf("%s %llu-%llu\n", v, (unsigned long long)spans[i].first,
+                   (unsigned long long)spans[i].last);
+        }
+        ac_free(v);
+    }
+    if (st == EXIT_GOOD && json) {
+        if (json_put(o, "origin", json_string(origin)) && json_put(o, "vkey", json_string(cur)) &&
+            json_put(o, "history", arr)) {
+            arr = NULL;
+            st = print_json(o);
+            o = NULL;
+        } else {
+            st = fail_msg("out of memory building JSON");
+        }
+    }
+    json_decref(arr);
+    json_decref(o);
+    ac_free(origin);
+    ac_free(cur);
+    ac_free(spans);
+    st = close_chain(chain, st);
+    return st == EXIT_GOOD ? finish_output(EXIT_GOOD) : st;
+}
+
 int cmd_vkey(int argc, char **argv)
 {
     getopt_reset();
-    const char *keyfile = NULL, *origin = NULL;
-    bool witness = false;
+    const char *keyfile = NULL, *origin = NULL, *dir = NULL;
+    bool witness = false, history = false, json = false;
     int c;
-    while ((c = getopt_long(argc, argv, ":k:h", vkey_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":k:C:h", vkey_opts, NULL)) != -1) {
         switch (c) {
         case 'k': keyfile = optarg; break;
+        case 'C': dir = optarg; break;
         case OPT_ORIGIN: origin = optarg; break;
         case OPT_WITNESS: witness = true; break;
+        case OPT_HISTORY: history = true; break;
+        case OPT_JSON: json = true; break;
         case 'h': return print_help(vkey_usage);
         default: return fail_option("vkey", c, argv);
         }
     }
     if (optind < argc)
         return fail_usage("vkey", "unexpected argument '%s'", argv[optind]);
-    if (keyfile == NULL || origin == NULL)
-        return fail_usage("vkey", "give -k KEY and --origin NAME");
+    if (dir != NULL && keyfile == NULL && origin == NULL && !witness)
+        return chain_vkeys(dir, history, json);
+    if (keyfile == NULL || origin == NULL || dir != NULL || history)
+        return fail_usage("vkey", "give -k KEY and --origin NAME, or -C DIR [--history]");
     ac_key *key = NULL;
     ac_error err;
     if (ac_key_load(&key, keyfile, &err) != AC_OK)
@@ -70,16 +164,18 @@ int cmd_vkey(int argc, char **argv)
     uint8_t pub[AC_PUBKEY_SIZE];
     ac_key_pubkey(key, pub);
     ac_key_free(key);
-    ac_vkey *v = NULL;
-    char *s = NULL;
-    if (ac_vkey_new(origin, witness ? AC_VKEY_COSIGNATURE : AC_VKEY_ED25519, pub, &v, &err) != AC_OK ||
-        ac_vkey_string(v, &s, &err) != AC_OK) {
-        ac_vkey_free(v);
-        return fail_ac(&err, "choose another --origin");
+    char *s = vkey_text(origin, witness ? AC_VKEY_COSIGNATURE : AC_VKEY_ED25519, pub);
+    if (s == NULL)
+        return EXIT_TROUBLE;
+    if (json) {
+        json_t *o = json_object();
+        int st = json_put(o, "origin", json_string(origin)) && json_put(o, "vkey", json_string(s))
+                     ? print_json(o) : fail_msg("out of memory building JSON");
+        ac_free(s);
+        return st == EXIT_GOOD ? finish_output(EXIT_GOOD) : st;
     }
     printf("%s\n", s);
     ac_free(s);
-    ac_vkey_free(v);
     return finish_output(EXIT_GOOD);
 }
 

@@ -15,6 +15,8 @@ static const command commands[] = {
     {"log", cmd_log},       {"show", cmd_show},     {"recover", cmd_recover},
     /* Evidence that travels: checkpoints and proofs (cmd_tlog.c). */
     {"vkey", cmd_vkey},     {"verify-proof", cmd_verify_proof},
+    {"checkpoint", cmd_checkpoint}, {"prove", cmd_prove}, {"consistency", cmd_consistency},
+    {"export", cmd_export},
 };
 
 static const char usage[] =
@@ -34,7 +36,11 @@ static const char usage[] =
     "  log               list records, oldest first\n"
     "  show INDEX        print one record in full\n"
     "  recover           accept a loss of records that state.cbor says were committed\n"
-    "  vkey              print the verifier key of a key under a log's name\n"
+    "  checkpoint        sign a checkpoint of the chain (a Merkle tree head) and keep it\n"
+    "  prove INDEX       write a .tlog-proof of one record\n"
+    "  consistency O N   prove the tree of O records a prefix of the tree of N\n"
+    "  export OUT        publish the chain as static tiles with a page that checks it\n"
+    "  vkey              print a log's verifier key (of a key, or of a chain)\n"
     "  verify-proof      check a .tlog-proof with nothing but verifier keys\n"
     "  help [COMMAND]    print this help, or a command's\n"
     "\n"

@@ -42,6 +42,14 @@ int cmd_status(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
+/* A chain's evidence that travels (cmd_publish.c). */
+int cmd_checkpoint(int argc, char **argv);
+int cmd_prove(int argc, char **argv);
+int cmd_consistency(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+/* Signs and keeps a checkpoint of the chain as it is and prints it (for
+ * checkpoint, and append/rotate --checkpoint). */
+int make_checkpoint(ac_chain *chain, const ac_key *key, const char *origin, bool json);
 /* Evidence that travels (cmd_tlog.c). */
 int cmd_vkey(int argc, char **argv);
 int cmd_verify_proof(int argc, char **argv);

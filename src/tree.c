@@ -1,0 +1,323 @@
+/* The chain's Merkle tree (docs/format.md section 14): merkle.bin, a cache
+ * of the stored hashes (merkle.c's layout) behind a 16-byte header (magic,
+ * then the first 8 bytes of the chain id), extended by every append with the
+ * hashes the new records complete and rebuilt from chain.bin when it is
+ * short, damaged or another chain's.
+ *
+ * Decision: merkle.bin is a cache anyone who can write the directory can
+ * forge, so nothing signed or published rests on it alone.  A checkpoint's
+ * root is computed from the roots of a checkpoint signed before (whose
+ * complete subtrees must give its signed root) and the leaves after it,
+ * hashed from chain.bin; a proof read from the cache is checked against a
+ * signed root before it is handed out, and the cache rebuilt when it fails.
+ * The right edge of the tree (one hash per set bit of its size: a "compact
+ * range") is kept in memory, so an append writes its new hashes without
+ * reading any. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define TREE_HEADER 16
+static const uint8_t tree_magic[8] = {'A', 'C', 'M', 'R', 'K', 0, 0, 1};
+
+/* ---------------------------------------------------------------- compact range */
+
+void mrange_init(mrange *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+int tree_leaf(ac_hasher *h, const uint8_t *body, size_t len, uint8_t out[AC_HASH_SIZE])
+{
+    return hasher_digest2(h, "\x00", 1, body, len, out);
+}
+
+int mrange_push(mrange *r, ac_hasher *h, const uint8_t leaf[AC_HASH_SIZE],
+                uint8_t (*stored)[AC_HASH_SIZE], size_t *nstored)
+{
+    if (r->size >= AC_MERKLE_MAX_SIZE)
+        return AC_EINVAL;
+    uint8_t cur[AC_HASH_SIZE];
+    memcpy(cur, leaf, AC_HASH_SIZE);
+    size_t k = 0;
+    if (stored != NULL)
+        memcpy(stored[k++], cur, AC_HASH_SIZE);
+    /* Each trailing 1 bit of the old size is a subtree the leaf completes. */
+    for (uint64_t s = r->size; s & 1; s >>= 1) {
+        if (merkle_node(h, r->h[--r->n], cur, cur) != AC_OK)
+            return AC_ECRYPTO;
+        if (stored != NULL)
+            memcpy(stored[k++], cur, AC_HASH_SIZE);
+    }
+    memcpy(r->h[r->n++], cur, AC_HASH_SIZE);
+    r->size++;
+    if (nstored != NULL)
+        *nstored = k;
+    return AC_OK;
+}
+
+int mrange_root(const mrange *r, ac_hasher *h, uint8_t root[AC_HASH_SIZE])
+{
+    if (r->n == 0)
+        return hasher_digest(h, "", 0, root);
+    memcpy(root, r->h[r->n - 1], AC_HASH_SIZE);
+    for (size_t i = r->n - 1; i-- > 0;)
+        if (merkle_node(h, r->h[i], root, root) != AC_OK)
+            return AC_ECRYPTO;
+    return AC_OK;
+}
+
+int mrange_load(mrange *r, uint64_t size, ac_merkle_read_fn read, void *ctx, ac_error *err)
+{
+    mrange_init(r);
+    uint64_t idx[64], start = 0;
+    size_t n = 0;
+    /* The complete subtrees of a tree of `size`: one per set bit, largest first. */
+    for (int level = 63; level >= 0; level--) {
+        if (!(size >> level & 1))
+            continue;
+        int rc = ac_merkle_stored_index((unsigned)level, start >> level, &idx[n++], err);
+        if (rc != AC_OK)
+            return rc;
+        start += UINT64_C(1) << level;
+    }
+    int rc = n ? read(ctx, idx, n, r->h, err) : AC_OK;
+    if (rc == AC_OK) {
+        r->n = n;
+        r->size = size;
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- merkle.bin */
+
+static int tree_io_fail(ac_chain *c, ac_error *err)
+{
+    return ac_fail_errno(err, AC_EIO, -1, "%s/" AC_TREE_FILE ": read failed", c->dir);
+}
+
+int tree_read(void *ctx, const uint64_t *idx, size_t n, uint8_t (*out)[AC_HASH_SIZE],
+              ac_error *err)
+{
+    ac_chain *c = ctx;
+    uint64_t have;
+    if (ac_merkle_stored_count(c->tree_n, &have, NULL) != AC_OK)
+        have = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] >= have)
+            return ac_fail(err, AC_ECORRUPT, -1, "%s/" AC_TREE_FILE ": no stored hash %llu",
+                           c->dir, (unsigned long long)idx[i]);
+        if (c->tree_mem != NULL) {
+            memcpy(out[i], c->tree_mem + AC_HASH_SIZE * idx[i], AC_HASH_SIZE);
+        } else if (pread(c->tree_fd, out[i], AC_HASH_SIZE,
+                         (off_t)(TREE_HEADER + AC_HASH_SIZE * idx[i])) != AC_HASH_SIZE) {
+            return tree_io_fail(c, err);
+        }
+    }
+    return AC_OK;
+}
+
+void tree_close(ac_chain *c)
+{
+    if (c->tree_fd >= 0)
+        close(c->tree_fd);
+    c->tree_fd = -1;
+    free(c->tree_mem);
+    c->tree_mem = NULL;
+    c->tree_mem_cap = 0;
+    c->tree_loaded = false;
+    c->tree_n = 0;
+    mrange_init(&c->tree_range);
+}
+
+/* Appends stored hashes at position `pos` of the store. */
+static int store_put(ac_chain *c, uint64_t pos, const uint8_t *hashes, size_t n, ac_error *err)
+{
+    if (c->tree_fd >= 0) {
+        size_t len = n * AC_HASH_SIZE;
+        off_t at = (off_t)(TREE_HEADER + AC_HASH_SIZE * pos);
+        if (pwrite(c->tree_fd, hashes, len, at) == (ssize_t)len)
+            return AC_OK;
+        /* A full disk or a read-only file: carry on in memory, from 0. */
+        tree_close(c);
+        return ac_fail_errno(err, AC_EIO, -1, "%s/" AC_TREE_FILE ": cannot write", c->dir);
+    }
+    uint64_t need = (pos + n) * AC_HASH_SIZE;
+    if (need > c->tree_mem_cap) {
+        size_t cap = c->tree_mem_cap ? c->tree_mem_cap : 1u << 16;
+        while (cap < need)
+            cap *= 2;
+        uint8_t *p = realloc(c->tree_mem, cap);
+        if (p == NULL)
+            return ac_fail(err, AC_ENOMEM, -1, "out of memory");
+        c->tree_mem = p;
+        c->tree_mem_cap = cap;
+    }
+    memcpy(c->tree_mem + AC_HASH_SIZE * pos, hashes, n * AC_HASH_SIZE);
+    return AC_OK;
+}
+
+/* The largest record count whose stored hashes fit in `hashes`. */
+static uint64_t records_in(uint64_t hashes, uint64_t most)
+{
+    uint64_t lo = 0, hi = most;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo + 1) / 2, need;
+        if (ac_merkle_stored_count(mid, &need, NULL) == AC_OK && need <= hashes)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Opens merkle.bin and takes what it holds for the chain's records, or
+ * starts it afresh; without a writable file, the store is kept in memory. */
+static int tree_load(ac_chain *c, ac_error *err)
+{
+    tree_close(c);
+    int flags = (c->readonly ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC | O_NOFOLLOW;
+    int fd = openat(c->dirfd, AC_TREE_FILE, flags, 0644);
+    struct stat sb;
+    uint8_t h[TREE_HEADER];
+    bool usable = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+    bool matches = usable && sb.st_size >= TREE_HEADER && pread(fd, h, TREE_HEADER, 0) == TREE_HEADER &&
+                   memcmp(h, tree_magic, 8) == 0 && memcmp(h + 8, c->f.st.chain_id, 8) == 0;
+    c->tree_loaded = true;
+    if (matches) {
+        c->tree_fd = fd;
+        uint64_t n = records_in(((uint64_t)sb.st_size - TREE_HEADER) / AC_HASH_SIZE,
+                                c->f.st.record_count);
+        c->tree_n = n;
+        if (mrange_load(&c->tree_range, n, tree_read, c, NULL) == AC_OK)
+            return AC_OK;
+        c->tree_n = 0; /* unreadable: start again */
+        mrange_init(&c->tree_range);
+        matches = false;
+    }
+    if (usable && !c->readonly) {
+        memcpy(h, tree_magic, 8);
+        memcpy(h + 8, c->f.st.chain_id, 8);
+        if (ftruncate(fd, 0) == 0 && pwrite(fd, h, TREE_HEADER, 0) == TREE_HEADER) {
+            c->tree_fd = fd;
+            return AC_OK;
+        }
+    }
+    if (fd >= 0 && c->tree_fd != fd)
+        close(fd);
+    c->tree_fd = -1; /* in memory, from record 0 */
+    (void)err;
+    return AC_OK;
+}
+
+/* Folds records c->tree_n.. of chain.bin into the store. */
+static int tree_extend(ac_chain *c, ac_error *err)
+{
+    uint64_t off = 0, flen;
+    int rc = AC_OK;
+    if (c->tree_n > 0 && (rc = index_lookup(c, c->tree_n, &off, &flen, err)) != AC_OK)
+        return rc;
+    scanner s;
+    ac_hasher *h = hasher_new();
+    enum { BUF_HASHES = 8192 };
+    uint8_t(*buf)[AC_HASH_SIZE] = malloc((BUF_HASHES + AC_MERKLE_MAX_STORED) * AC_HASH_SIZE);
+    if (h == NULL || buf == NULL) {
+        hasher_free(h);
+        free(buf);
+        return ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    }
+    uint64_t pos;
+    (void)ac_merkle_stored_count(c->tree_n, &pos, NULL);
+    size_t held = 0;
+    rc = scan_init(&s, c->fd, c->dir, off, c->tree_n, c->f.st.chain_size, 4u << 20, err);
+    while (rc == AC_OK && c->tree_n < c->f.st.record_count) {
+        scan_frame f;
+        int st = scan_next(&s, &f, err);
+        if (st == SCAN_FLUSH)
+            continue;
+        if (st != SCAN_FRAME) {
+            rc = st < 0 ? st : ac_fail(err, AC_ECORRUPT, (int64_t)f.index,
+                                       "%s/" AC_CHAIN_FILE ": record %llu is missing; run verify",
+                                       c->dir, (unsigned long long)f.index);
+            break;
+        }
+        uint8_t leaf[AC_HASH_SIZE];
+        size_t k;
+        if (tree_leaf(h, f.body, f.len, leaf) != AC_OK ||
+            mrange_push(&c->tree_range, h, leaf, buf + held, &k) != AC_OK) {
+            rc = ac_fail(err, AC_ECRYPTO, -1, "SHA-256 failed");
+            break;
+        }
+        held += k;
+        c->tree_n++;
+        if (held >= BUF_HASHES) {
+            rc = store_put(c, pos, buf[0], held, err);
+            pos += held;
+            held = 0;
+        }
+    }
+    if (rc == AC_OK && held > 0)
+        rc = store_put(c, pos, buf[0], held, err);
+    scan_free(&s);
+    hasher_free(h);
+    free(buf);
+    return rc;
+}
+
+int tree_sync(ac_chain *c, ac_error *err)
+{
+    int rc = state_sync(c, err);
+    if (rc != AC_OK)
+        return rc;
+    if (!c->tree_loaded || c->tree_n > c->f.st.record_count)
+        tree_load(c, err);
+    if (c->tree_n == c->f.st.record_count)
+        return AC_OK;
+    rc = tree_extend(c, err);
+    if (rc == AC_EIO && c->tree_fd < 0 && c->tree_mem == NULL) {
+        /* merkle.bin could not be written: the same again, in memory. */
+        c->tree_loaded = true;
+        rc = tree_extend(c, err);
+    }
+    return rc;
+}
+
+void tree_forget(ac_chain *c)
+{
+    if (c->tree_fd >= 0 && !c->readonly)
+        (void)ftruncate(c->tree_fd, TREE_HEADER);
+    tree_close(c);
+}
+
+void tree_note_append(ac_chain *c, uint64_t first, const uint8_t *frames, size_t len)
+{
+    /* Only a store that ends where the batch begins is extended; any other
+     * catches up when a tree operation next needs it. */
+    if (!c->tree_loaded)
+        (void)tree_load(c, NULL);
+    if (c->tree_n != first || (c->tree_fd < 0 && c->tree_mem == NULL))
+        return;
+    uint8_t stored[AC_MERKLE_MAX_STORED][AC_HASH_SIZE];
+    uint64_t pos;
+    (void)ac_merkle_stored_count(first, &pos, NULL);
+    for (size_t at = 0; at + 4 <= len;) {
+        uint32_t n = (uint32_t)frames[at] << 24 | (uint32_t)frames[at + 1] << 16 |
+                     (uint32_t)frames[at + 2] << 8 | frames[at + 3];
+        uint8_t leaf[AC_HASH_SIZE];
+        size_t k;
+        if (tree_leaf(c->hasher, frames + at + 4, n, leaf) != AC_OK ||
+            mrange_push(&c->tree_range, c->hasher, leaf, stored, &k) != AC_OK ||
+            store_put(c, pos, stored[0], k, NULL) != AC_OK) {
+            tree_close(c); /* a cache: rebuilt when next needed */
+            return;
+        }
+        pos += k;
+        c->tree_n++;
+        at += 4 + (size_t)n;
+    }
+}
