@@ -12,7 +12,13 @@ wrote:
     note.GenerateKey) and proofs tlog makes pass our library's checks;
 (c) a .tlog-proof assembled from Go's checkpoint and inclusion proof passes
     `attestchain verify-proof` with Go's vkey (and fails with another key);
-    one of ours, with its checkpoint checked by Go's note.Open.
+    one of ours, with its checkpoint checked by Go's note.Open;
+(d) the tool's own commands on a chain: every `checkpoint` it kept through
+    note.Open with the vkey `vkey -C` prints, every `prove` through
+    tlog.CheckRecord and every `consistency` through tlog.CheckTree (and equal
+    to tlog's), and an `export` (600 records: full and partial tiles at two
+    levels) whose entry bundles give the checkpoint's root in tlog and whose
+    every hash tile is tlog.ReadTileData's.
 
 Skips (exit 77) when Go or golang-golang-x-mod-dev is missing (scripts/deps.sh
 installs both: `AC_DEPS_EXTRA=1 scripts/deps.sh` or `make check` as root).
@@ -148,6 +154,68 @@ class GoInterop(ToolCase):
         d["checkpoints"] = [checkpoint]
         self.assertEqual(self.go("check", self.write("one.json", json.dumps(d))).strip(),
                          f"ok {RECORDS + 2} checks")
+
+
+class ChainCommands(ToolCase):
+    """(d): the chain-level commands, checked by Go alone."""
+
+    def go(self, *args, want=0) -> str:
+        r = subprocess.run([INTEROP, *args], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, want, f"interop {args}: {r.stdout}{r.stderr}")
+        return r.stdout
+
+    def test_checkpoints_proofs_consistency(self):
+        k = self.path("k.pem")
+        self.ok("keygen", k)
+        chain = self.path("c")
+        n = 13
+        for i in range(n):
+            self.ok("append", "-C", chain, "-k", k, "--hash", f"{i:02x}" * 32)
+            self.ok("checkpoint", "-C", chain, "-k", k, "--origin", ORIGIN)
+        cps = [open(os.path.join(chain, "checkpoints", str(s))).read() for s in range(1, n + 1)]
+        roots = ["47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="] + [c.split("\n")[2] for c in cps]
+        fr, _ = acutil.frames(os.path.join(chain, "chain.bin"))
+        leaves = [base64.b64encode(b).decode() for _o, b in fr]
+        inclusion = []
+        for i in range(n):
+            text = self.ok("prove", "-C", chain, str(i)).stdout
+            head, _cp = text.split("\n\n", 1)
+            lines = head.split("\n")
+            self.assertEqual(lines[1], "extra " + leaves[i])
+            inclusion.append({"index": i, "size": n, "proof": lines[3:]})
+        consistency = []
+        for old in range(1, n + 1):
+            for new in (old, n):
+                out = self.ok("consistency", "-C", chain, str(old), str(new)).stdout.split()
+                consistency.append({"old": old, "new": new, "proof": out})
+        vkey = self.ok("vkey", "-C", chain).stdout.strip()
+        d = {"vkey": vkey, "leaves": leaves, "roots": roots, "checkpoints": cps,
+             "inclusion": inclusion, "consistency": consistency}
+        want = (n + 1) + n + len(inclusion) + len(consistency)
+        self.assertEqual(self.go("check", self.write("d.json", json.dumps(d))).strip(),
+                         f"ok {want} checks")
+
+    def test_export_tiles(self):
+        k = self.path("k.pem")
+        self.ok("keygen", k)
+        chain = self.path("c")
+        hashes = self.write("h.txt", "".join(f"{i:064x}\n" for i in range(600)))
+        self.ok("append", "-C", chain, "-k", k, "--hash-list", hashes)
+        out = self.path("out")
+        self.ok("export", "-C", chain, out, "-k", k)
+        vkey = self.ok("vkey", "-C", chain).stdout.strip()
+        self.assertEqual(self.go("tiles", out, vkey).strip(), "ok 4 tiles")
+        # Incremental: more records, a new checkpoint, the same directory.
+        more = self.write("m.txt", "".join(f"{i:064x}\n" for i in range(600, 700)))
+        self.ok("append", "-C", chain, "-k", k, "--hash-list", more)
+        self.ok("export", "-C", chain, out, "-k", k)
+        self.assertEqual(self.go("tiles", out, vkey).strip(), "ok 4 tiles")
+        # A changed byte in a bundle: tlog's root no longer matches.
+        bundle = os.path.join(out, "tile", "entries", "000")
+        data = bytearray(open(bundle, "rb").read())
+        data[100] ^= 1
+        open(bundle, "wb").write(bytes(data))
+        self.assertIn("FAIL", self.go("tiles", out, vkey, want=1))
 
 
 if __name__ == "__main__":

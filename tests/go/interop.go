@@ -12,6 +12,12 @@
 //	interop make FILE ORIGIN   the same JSON schema made by Go alone from the
 //	                           leaves of FILE: a fresh note key (note.GenerateKey),
 //	                           checkpoints signed with note.Sign, tlog's proofs.
+//	interop tiles DIR VKEY     DIR is written by `attestchain export` (C2SP
+//	                           tlog-tiles): its checkpoint through note.Open, the
+//	                           leaves read from its entry bundles, tlog.TreeHash of
+//	                           them equal to the checkpoint's root, and every hash
+//	                           tile equal to tlog.ReadTileData's.  Prints
+//	                           "ok N tiles", or the first failure (exit 1).
 //
 // Built offline in GOPATH mode by the test (GO111MODULE=off GOPATH=/usr/share/gocode).
 package main
@@ -225,7 +231,88 @@ func make_(d doc, origin string) {
 	}
 }
 
+// tilePath is a C2SP tlog-tiles path: N in groups of three digits, all but
+// the last with an "x" prefix, ".p/W" for a partial tile.
+func tilePath(level string, n int64, w int) string {
+	digits := fmt.Sprintf("%03d", n%1000)
+	for n /= 1000; n > 0; n /= 1000 {
+		digits = fmt.Sprintf("x%03d/%s", n%1000, digits)
+	}
+	p := "tile/" + level + "/" + digits
+	if w < 256 {
+		p += fmt.Sprintf(".p/%d", w)
+	}
+	return p
+}
+
+func tiles(dir, vkey string) {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		fail("note.NewVerifier(%q): %v", vkey, err)
+	}
+	raw, err := os.ReadFile(dir + "/checkpoint")
+	if err != nil {
+		fail("%v", err)
+	}
+	n, err := note.Open(raw, note.VerifierList(v))
+	if err != nil {
+		fail("note.Open of the checkpoint: %v", err)
+	}
+	_, size, root := parseCheckpoint(n.Text)
+	var leaves []string
+	for start := int64(0); start < size; start += 256 {
+		w := size - start
+		if w > 256 {
+			w = 256
+		}
+		b, err := os.ReadFile(dir + "/" + tilePath("entries", start/256, int(w)))
+		if err != nil {
+			fail("entry bundle: %v", err)
+		}
+		for i := int64(0); i < w; i++ {
+			if len(b) < 2 || len(b) < 2+int(b[0])<<8|int(b[1]) {
+				fail("entry bundle %d: truncated at entry %d", start/256, i)
+			}
+			l := int(b[0])<<8 | int(b[1])
+			leaves = append(leaves, base64.StdEncoding.EncodeToString(b[2:2+l]))
+			b = b[2+l:]
+		}
+		if len(b) != 0 {
+			fail("entry bundle %d: %d bytes after its entries", start/256, len(b))
+		}
+	}
+	s, _ := build(leaves)
+	h, err := tlog.TreeHash(size, s)
+	if err != nil || h != root {
+		fail("tree hash of the exported entries is not the checkpoint's root: %v", err)
+	}
+	count := 0
+	for level := 0; size>>(8*level) > 0; level++ {
+		hashes := size >> (8 * level)
+		for t := int64(0); t*256 < hashes; t++ {
+			w := hashes - t*256
+			if w > 256 {
+				w = 256
+			}
+			want, err := tlog.ReadTileData(tlog.Tile{H: 8, L: level, N: t, W: int(w)}, s)
+			if err != nil {
+				fail("tlog.ReadTileData: %v", err)
+			}
+			got, err := os.ReadFile(dir + "/" + tilePath(strconv.Itoa(level), t, int(w)))
+			if err != nil || string(got) != string(want) {
+				fail("tile %d/%d (width %d) differs from tlog's: %v", level, t, w, err)
+			}
+			count++
+		}
+	}
+	fmt.Printf("ok %d tiles\n", count)
+}
+
 func main() {
+	if len(os.Args) == 4 && os.Args[1] == "tiles" {
+		tiles(os.Args[2], os.Args[3])
+		return
+	}
 	if len(os.Args) < 3 {
 		fmt.Fprintln(os.Stderr, "usage: interop check FILE | interop make FILE ORIGIN")
 		os.Exit(2)
