@@ -61,6 +61,7 @@ typedef enum ac_status {
     AC_EKEY = -7,          /* a key file that is not a usable Ed25519 key */
     AC_EEXIST = -8,        /* refusing to overwrite an existing file */
     AC_ECRYPTO = -9,       /* the crypto library failed */
+    AC_EPASSPHRASE = -10,  /* an encrypted key file: no passphrase given, or a wrong one */
 } ac_status;
 
 typedef struct ac_error {
@@ -102,14 +103,36 @@ typedef struct ac_key ac_key; /* an Ed25519 signing key; its secret is wiped on 
 /* A new key from the system's randomness (libsodium). */
 int ac_key_generate(ac_key **out, ac_error *err);
 
-/* Loads a PKCS#8 PEM private key ("BEGIN PRIVATE KEY"), as written by
- * `openssl genpkey -algorithm ed25519`.  Any other key type, a damaged or
- * empty file or a directory is AC_EKEY (or AC_EIO / AC_ENOTFOUND). */
+/* Loads an Ed25519 private key: PKCS#8 PEM ("BEGIN PRIVATE KEY"), as written
+ * by `openssl genpkey -algorithm ed25519`, or an OpenSSH private key ("BEGIN
+ * OPENSSH PRIVATE KEY"), as written by `ssh-keygen -t ed25519`.  An encrypted
+ * key (PKCS#8 "BEGIN ENCRYPTED PRIVATE KEY", or OpenSSH with a passphrase) is
+ * AC_EPASSPHRASE: load it with ac_key_load_passphrase.  Any other key type, a
+ * damaged or empty file or a directory is AC_EKEY (or AC_EIO / AC_ENOTFOUND). */
 int ac_key_load(ac_key **out, const char *path, ac_error *err);
+
+/* As ac_key_load, decrypting an encrypted key with the `len` bytes of
+ * `passphrase` (OpenSSH: bcrypt_pbkdf with aes256-ctr, aes128-ctr, aes192-ctr,
+ * aes256-cbc; PKCS#8: whatever OpenSSL reads).  A wrong passphrase is
+ * AC_EPASSPHRASE.  An unencrypted key loads whatever the passphrase. */
+int ac_key_load_passphrase(ac_key **out, const char *path, const char *passphrase, size_t len,
+                           ac_error *err);
+
+/* Key file formats for ac_key_save_as. */
+typedef enum ac_key_format {
+    AC_KEY_PKCS8 = 0,   /* PKCS#8 PEM, "BEGIN PRIVATE KEY" */
+    AC_KEY_OPENSSH = 1, /* OpenSSH, "BEGIN OPENSSH PRIVATE KEY", unencrypted, as
+                           `ssh-keygen -t ed25519 -N ''` writes it */
+} ac_key_format;
 
 /* Writes the key as PKCS#8 PEM to a new file created with O_EXCL, mode 0600,
  * and fsyncs it.  AC_EEXIST if the path exists: a key is never overwritten. */
 int ac_key_save(const ac_key *key, const char *path, ac_error *err);
+
+/* As ac_key_save, in the format given; `comment` (NULL: none) goes into an
+ * OpenSSH key's comment field. */
+int ac_key_save_as(const ac_key *key, const char *path, ac_key_format format,
+                   const char *comment, ac_error *err);
 
 /* 1 if the file at `path` can be read by its group or by others, 0 if not. */
 int ac_key_file_exposed(const char *path, ac_error *err);
@@ -121,8 +144,10 @@ void ac_key_pubkey(const ac_key *key, uint8_t out[AC_PUBKEY_SIZE]);
 void ac_key_free(ac_key *key);
 
 /* Reads a public key from a file holding 64 hex characters, a
- * SubjectPublicKeyInfo PEM ("BEGIN PUBLIC KEY"), or a PKCS#8 private key
- * (whose public half is taken). */
+ * SubjectPublicKeyInfo PEM ("BEGIN PUBLIC KEY"), an OpenSSH public key line
+ * ("ssh-ed25519 AAAA... comment", as in id_ed25519.pub or authorized_keys), a
+ * PKCS#8 private key or an OpenSSH private key, encrypted or not (whose public
+ * half is taken; an encrypted PKCS#8 key is AC_EPASSPHRASE). */
 int ac_pubkey_load(const char *path, uint8_t out[AC_PUBKEY_SIZE], ac_error *err);
 
 /* ---------------------------------------------------------------- metadata */

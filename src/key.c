@@ -129,14 +129,21 @@ static bool contains(const key_file *f, const char *needle)
 
 /* ---------------------------------------------------------------- PEM parsing */
 
-/* Never prompt for a passphrase on the terminal (OpenSSL's default does). */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
+/* The passphrase handed to OpenSSL's PEM reader.  Without one it never
+ * prompts on the terminal (OpenSSL's default does): the caller asks. */
+typedef struct passphrase {
+    const char *text;
+    size_t len;
+} passphrase;
+
+static int pem_passphrase(char *buf, int size, int rwflag, void *u)
 {
-    (void)buf;
-    (void)size;
     (void)rwflag;
-    (void)u;
-    return -1;
+    const passphrase *pass = u;
+    if (pass == NULL || pass->text == NULL || size < 0 || pass->len > (size_t)size)
+        return -1;
+    memcpy(buf, pass->text, pass->len);
+    return (int)pass->len;
 }
 
 /* "RSA", "EC", "ED448", ... for messages about the wrong key type. */
@@ -153,8 +160,6 @@ static int pem_diagnose(const key_file *f, const char *path, const char *marker,
 {
     if (!contains(f, "-----BEGIN "))
         return ac_fail(err, AC_EKEY, -1, "%s: not a PEM %s (no BEGIN line)", path, what);
-    if (contains(f, "-----BEGIN ENCRYPTED PRIVATE KEY-----"))
-        return ac_fail(err, AC_EKEY, -1, "%s: encrypted private keys are not supported", path);
     if (!contains(f, marker))
         return ac_fail(err, AC_EKEY, -1, "%s: holds no PEM %s", path, what);
     if (!contains(f, "-----END "))
@@ -162,19 +167,28 @@ static int pem_diagnose(const key_file *f, const char *path, const char *marker,
     return ac_fail(err, AC_EKEY, -1, "%s: damaged PEM %s", path, what);
 }
 
-/* Decodes the private key PEM in `f` into a libsodium key pair. */
-static int parse_private(const key_file *f, const char *path, ac_key *key, ac_error *err)
+/* Decodes the PKCS#8 PEM in `f` (decrypted with `pass` when it is
+ * encrypted; NULL: no passphrase) into a libsodium key pair. */
+static int parse_pkcs8(const key_file *f, const char *path, const passphrase *pass, ac_key *key,
+                       ac_error *err)
 {
     if (f->len > INT_MAX)
         return ac_fail(err, AC_EKEY, -1, "%s: too large for a key file", path);
     if (!contains(f, "PRIVATE KEY-----") && contains(f, "-----BEGIN PUBLIC KEY-----"))
         return ac_fail(err, AC_EKEY, -1, "%s: holds a public key, not a private key", path);
+    bool encrypted = contains(f, "-----BEGIN ENCRYPTED PRIVATE KEY-----");
+    if (encrypted && pass == NULL)
+        return ac_fail(err, AC_EPASSPHRASE, -1, "%s: encrypted private key: its passphrase is "
+                       "needed", path);
     BIO *bio = BIO_new_mem_buf(f->data, (int)f->len);
     if (bio == NULL)
         return ac_fail(err, AC_ENOMEM, -1, "%s: no memory to parse the key", path);
-    EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, pem_passphrase, (void *)pass);
     BIO_free(bio);
     ERR_clear_error(); /* the queue is per thread: leave nothing behind */
+    if (pkey == NULL && encrypted)
+        return ac_fail(err, AC_EPASSPHRASE, -1, "%s: wrong passphrase (or a damaged encrypted "
+                       "key)", path);
     if (pkey == NULL)
         return pem_diagnose(f, path, "PRIVATE KEY-----", "private key", err);
 
@@ -214,7 +228,14 @@ int ac_key_generate(ac_key **out, ac_error *err)
     return AC_OK;
 }
 
-int ac_key_load(ac_key **out, const char *path, ac_error *err)
+/* A private key of any supported format, into a libsodium key pair. */
+static int parse_private(const key_file *f, const char *path, const passphrase *pass, ac_key *key,
+                         ac_error *err)
+{
+    return parse_pkcs8(f, path, pass, key, err);
+}
+
+static int key_load(ac_key **out, const char *path, const passphrase *pass, ac_error *err)
 {
     if (out == NULL || path == NULL)
         return ac_fail(err, AC_EINVAL, -1, "key: no path or output pointer");
@@ -229,7 +250,7 @@ int ac_key_load(ac_key **out, const char *path, ac_error *err)
     ac_key *key = NULL;
     rc = key_alloc(&key, err);
     if (rc == AC_OK)
-        rc = parse_private(&f, path, key, err);
+        rc = parse_private(&f, path, pass, key, err);
     key_file_free(&f);
     if (rc != AC_OK) {
         ac_key_free(key);
@@ -237,6 +258,20 @@ int ac_key_load(ac_key **out, const char *path, ac_error *err)
     }
     *out = key;
     return AC_OK;
+}
+
+int ac_key_load(ac_key **out, const char *path, ac_error *err)
+{
+    return key_load(out, path, NULL, err);
+}
+
+int ac_key_load_passphrase(ac_key **out, const char *path, const char *passphrase_text,
+                           size_t len, ac_error *err)
+{
+    if (passphrase_text == NULL && len > 0)
+        return ac_fail(err, AC_EINVAL, -1, "key: no passphrase buffer");
+    passphrase pass = {passphrase_text != NULL ? passphrase_text : "", len};
+    return key_load(out, path, &pass, err);
 }
 
 /* PKCS#8 PEM of the key in a memory BIO (which OpenSSL clears when freed). */
@@ -385,7 +420,7 @@ static int parse_spki(const key_file *f, const char *path, uint8_t out[AC_PUBKEY
     BIO *bio = BIO_new_mem_buf(f->data, (int)f->len);
     if (bio == NULL)
         return ac_fail(err, AC_ENOMEM, -1, "%s: no memory to parse the key", path);
-    EVP_PKEY *pkey = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
+    EVP_PKEY *pkey = PEM_read_bio_PUBKEY(bio, NULL, pem_passphrase, NULL);
     BIO_free(bio);
     ERR_clear_error();
     if (pkey == NULL)
@@ -435,7 +470,7 @@ static int pubkey_from_file(const key_file *f, const char *path, uint8_t out[AC_
     ac_key *key = NULL;
     int rc = key_alloc(&key, err);
     if (rc == AC_OK)
-        rc = parse_private(f, path, key, err);
+        rc = parse_private(f, path, NULL, key, err);
     if (rc == AC_OK)
         ac_key_pubkey(key, out);
     ac_key_free(key);

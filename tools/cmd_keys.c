@@ -69,7 +69,7 @@ int cmd_keygen(int argc, char **argv)
     if (rc == AC_EEXIST)
         return fail_ac(&err, "choose another file name");
     if (rc != AC_OK)
-        return fail_ac(&err, NULL);
+        return fail_ac(&err, "check that KEYFILE's directory exists and can be written");
     return print_pubkey(pub);
 }
 
@@ -82,6 +82,7 @@ int cmd_pubkey(int argc, char **argv)
     ac_error err;
     uint8_t pub[AC_PUBKEY_SIZE];
     if (ac_pubkey_load(path, pub, &err) != AC_OK)
-        return fail_ac(&err, NULL);
+        return fail_ac(&err, "give a key file: a private key (PKCS#8 or OpenSSH), a public key "
+                             "(PEM or ssh-ed25519) or 64 hex digits");
     return print_pubkey(pub);
 }

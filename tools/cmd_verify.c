@@ -13,7 +13,8 @@ static const char verify_usage[] =
     "Checks the records from --from to --to (default: all) as format section 8 says:\n"
     "framing, encoding, index, link to the record before (also for a range that\n"
     "starts after 0), signature and authorization (from the rotation history).\n"
-    "Prints \"valid: N records\" or \"INVALID at record I: REASON (DETAIL)\", then one\n"
+    "Prints \"valid: records FIRST..LAST (N records)\" (saying so when --to is past the\n"
+    "head) or \"INVALID at record I: REASON (DETAIL)\", then one\n"
     "line per warning (torn_tail, clock, chain_size); warnings never make a chain\n"
     "invalid.  A progress bar is drawn on stderr when it is a terminal.\n"
     "\n"
@@ -121,10 +122,22 @@ static void print_warning(const ac_warning *w)
     }
 }
 
-static void print_human(const ac_report *rep)
+/* "valid: records 2..3 of 0..3 (2 records)": the range checked, against the
+ * head (`head` NULL: unknown or empty), and why it is not the range asked for
+ * when --to is past the head. */
+static void print_human(const ac_report *rep, const verify_args *a, const ac_state *head)
 {
-    if (ac_report_valid(rep)) {
-        printf("valid: %llu records\n", (unsigned long long)ac_report_records(rep));
+    uint64_t nrec = ac_report_records(rep);
+    if (ac_report_valid(rep) && nrec == 0) {
+        printf("valid: empty chain, 0 records\n");
+    } else if (ac_report_valid(rep)) {
+        uint64_t first = a->opt.start, last = first + nrec - 1;
+        printf("valid: records %llu..%llu (%llu record%s)", (unsigned long long)first,
+               (unsigned long long)last, (unsigned long long)nrec, nrec == 1 ? "" : "s");
+        if (head != NULL && a->to_given && a->opt.end > head->head_index)
+            printf("; --to %llu is past the head, record %llu", (unsigned long long)a->opt.end,
+                   (unsigned long long)head->head_index);
+        printf("\n");
     } else {
         printf("INVALID at record %lld: %s (", (long long)ac_report_fail_index(rep),
                ac_reason_name(ac_report_reason(rep)));
@@ -136,7 +149,8 @@ static void print_human(const ac_report *rep)
         print_warning(ac_report_warning(rep, i));
     uint64_t total = ac_report_warnings_total(rep);
     if (total > n)
-        printf("warning: %llu more warnings not shown\n", (unsigned long long)(total - n));
+        printf("warning: %llu more warning%s not shown\n", (unsigned long long)(total - n),
+               total - n == 1 ? "" : "s");
 }
 
 static json_t *warning_json(const ac_warning *w)
@@ -225,13 +239,30 @@ static int verify_with_progress(ac_chain *chain, verify_args *a, ac_report **rep
     return rc;
 }
 
+/* A failed ac_verify; a --from past the head is named against the head, as
+ * the --to past it is in the verdict. */
+static int fail_range(ac_chain *chain, const verify_args *a, const ac_error *err)
+{
+    ac_state st;
+    ac_error ignored;
+    if (err->code != AC_EINVAL)
+        return fail_ac(err, NULL);
+    if (get_head(chain, &st, &ignored) == 1 && a->opt.start > st.head_index)
+        return fail_usage("verify", "--from %llu is past the head: the chain has %llu record%s, "
+                          "0..%llu; give a --from of at most %llu",
+                          (unsigned long long)a->opt.start, (unsigned long long)st.record_count,
+                          st.record_count == 1 ? "" : "s", (unsigned long long)st.head_index,
+                          (unsigned long long)st.head_index);
+    return fail_ac(err, "check --from and --to");
+}
+
 static int run_verify(ac_chain *chain, verify_args *a)
 {
     ac_error err;
     ac_report *rep = NULL;
     int rc = verify_with_progress(chain, a, &rep, &err);
     if (rc != AC_OK)
-        return fail_ac(&err, rc == AC_EINVAL ? "check --from and --to" : NULL);
+        return fail_range(chain, a, &err);
     bool valid = ac_report_valid(rep);
     uint64_t nrec = ac_report_records(rep);
     /* The head's ids belong to the verdict only if the valid range ends at
@@ -245,7 +276,7 @@ static int run_verify(ac_chain *chain, verify_args *a)
     else if (a->json)
         out = print_json_report(rep, at_head);
     else
-        print_human(rep);
+        print_human(rep, a, have == 1 ? &st : NULL);
     ac_report_free(rep);
     if (out != EXIT_GOOD)
         return out;

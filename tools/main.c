@@ -96,8 +96,19 @@ static int run_help(int argc, char **argv)
     return c->run(2, args);
 }
 
+/* Whether the command line asks for JSON: then every error is JSON too, even
+ * one found before the command has parsed its options. */
+static bool wants_json(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
+    set_json_errors(wants_json(argc, argv));
     if (argc < 2)
         return fail_msg("missing command; see '" TOOL_NAME " --help'");
     const char *name = argv[1];
