@@ -291,6 +291,27 @@ int ac_append_rotation(ac_chain *chain, const ac_key *old_key,
                        const uint8_t new_pubkey[AC_PUBKEY_SIZE], ac_appended *out,
                        ac_error *err);
 
+/* ---------------------------------------------------------------- finding */
+
+/* Called by ac_find for each record found, oldest first; `which` is the
+ * position in `hashes` of the content hash it holds (a record that holds a
+ * hash given twice is reported once for each).  Return 0 to go on, anything
+ * else to stop the search there (ac_find then returns AC_OK). */
+typedef int (*ac_find_fn)(void *ctx, size_t which, const ac_record *rec);
+
+/* Finds the records whose content_hash is one of the `n` hashes, in one
+ * sequential pass over chain.bin, keeping no cache.  Each record's index,
+ * link to the record before it and signer (the authority followed through
+ * rotations) are checked on the way; each record found, and each rotation,
+ * has its signature checked too.  So a record reported is one that
+ * ac_verify accepts; the first record that fails a check ends the search
+ * with AC_ECORRUPT naming it (records reported before it stand).  Cost: a
+ * read, SHA-256 and decode of every record, one Ed25519 check per record
+ * found.  `progress` (may be NULL) gets done = records scanned, total = the
+ * chain's records. */
+int ac_find(ac_chain *chain, const uint8_t (*hashes)[AC_HASH_SIZE], size_t n, ac_find_fn found,
+            void *ctx, ac_progress_fn progress, void *progress_ctx, ac_error *err);
+
 /* ---------------------------------------------------------------- verification */
 
 typedef enum ac_reason {

@@ -184,6 +184,9 @@ int record_new(const uint8_t *body, size_t len, uint64_t offset, const uint8_t h
 int record_adopt(uint8_t *buf, size_t body_off, size_t len, uint64_t offset,
                  const uint8_t hash[AC_HASH_SIZE], ac_record **out, const char **why);
 
+/* The decoded view of a public record (valid while the record lives). */
+const ac_rec *record_view(const ac_record *rec);
+
 /* A new UUIDv7 (RFC 9562) from `now_us` and 10 random bytes. */
 void rec_uuid7(uint64_t now_us, const uint8_t random[10], uint8_t out[AC_RECORD_ID_SIZE]);
 

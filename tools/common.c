@@ -413,6 +413,13 @@ json_t *json_u64(uint64_t v)
     return json_pack("{s:s}", "$int", dec);
 }
 
+json_t *json_utc(uint64_t us)
+{
+    char t[UTC_TEXT_LEN];
+    format_utc(us, t);
+    return json_string(t);
+}
+
 json_t *json_hex(const uint8_t *bytes, size_t len)
 {
     char buf[2 * AC_SIGNATURE_SIZE + 1];

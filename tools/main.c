@@ -13,6 +13,8 @@ static const command commands[] = {
     {"keygen", cmd_keygen}, {"pubkey", cmd_pubkey}, {"append", cmd_append},
     {"rotate", cmd_rotate}, {"verify", cmd_verify}, {"status", cmd_status},
     {"log", cmd_log},       {"show", cmd_show},
+    /* issue 10 */
+    {"find", cmd_find},
 };
 
 static const char usage[] =
@@ -31,6 +33,7 @@ static const char usage[] =
     "  status            print the chain's head state\n"
     "  log               list records, oldest first\n"
     "  show INDEX        print one record in full\n"
+    "  find FILE...      the records that attest a file (or --hash HEX)\n"
     "  help [COMMAND]    print this help, or a command's\n"
     "\n"
     "Options:\n"
@@ -65,6 +68,7 @@ static const char usage[] =
     "  attestchain status\n"
     "  attestchain log --from 10 --to 20\n"
     "  attestchain show 0 --json\n"
+    "  attestchain find a.jpg\n"
     "\n"
     "See attestchain(1) and docs/format.md.\n";
 

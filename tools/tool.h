@@ -42,6 +42,9 @@ int cmd_status(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 
+/* issue 10 */
+int cmd_find(int argc, char **argv);
+
 /* ---------------------------------------------------------------- errors
  * Every error is ONE line on stderr, "attestchain: ...", and exit status 2;
  * with --json on the command line, ONE line on stdout instead:
@@ -129,6 +132,7 @@ void format_uuid(const uint8_t id[AC_RECORD_ID_SIZE], char out[UUID_TEXT_LEN]);
  * fail, which the callers check). */
 json_t *json_u64(uint64_t v);
 json_t *json_hex(const uint8_t *bytes, size_t len);
+json_t *json_utc(uint64_t us); /* format_utc's text */
 
 /* Sets obj[key] = value, taking the reference; false if either is NULL. */
 bool json_put(json_t *obj, const char *key, json_t *value);

@@ -201,6 +201,57 @@ class Ranges(Base):
         self.assertIn("the chain has 1 record;", p.stderr)
 
 
+class Find(Base):
+    def test_files_hashes_and_exit_status(self):
+        a = self.write("a.jpg", b"A" * 1000)
+        b = self.write("b.jpg", b"B")
+        never = self.write("never.txt", b"never")
+        self.append(a, b)
+        self.append("--hash", sha(b"A" * 1000), "--no-name")
+        p = self.ok("find", "-C", self.chain, a)
+        lines = p.stdout.splitlines()
+        self.assertEqual(len(lines), 2, p.stdout)
+        self.assertRegex(lines[0], r"^.*a\.jpg: record 0, \d{4}-\d\d-\d\dT[0-9:.]+Z, signer "
+                                   r"[0-9a-f]{16}, name a\.jpg$")
+        self.assertRegex(lines[1], r": record 2, .*, signer [0-9a-f]{16}$")
+        p = run("find", "-C", self.chain, b, never)
+        self.assertEqual(p.returncode, 1, describe(p))
+        self.assertIn(f"{never}: not found\n", p.stdout)
+        self.assertIn(": record 1,", p.stdout)
+        # Standard input and --hash, as JSON.
+        p = run("find", "-C", self.chain, "--json", "-", "--hash", "00" * 32, input=b"B")
+        self.assertEqual(p.returncode, 1, describe(p))
+        got = json.loads(p.stdout)
+        self.assertEqual([q["query"] for q in got], ["00" * 32, "-"])
+        self.assertEqual(got[0]["records"], [])
+        rec = got[1]["records"][0]
+        self.assertEqual((rec["chain_index"], rec["metadata"], rec["content_type"]),
+                         (1, {"name": "b.jpg"}, "application/octet-stream"))
+        shown = json.loads(self.ok("show", "-C", self.chain, "1", "--json").stdout)
+        for k in ("hash", "claimed_ts", "claimed_ts_utc", "signer_pubkey"):
+            self.assertEqual(rec[k], shown[k], k)
+
+    def test_tampered_chain_is_an_error(self):
+        a = self.write("a.jpg", b"A")
+        self.append(a, "--hash", "cd" * 32)
+        fr, _tail = acutil.frames(os.path.join(self.chain, "chain.bin"))
+        off, body = fr[0]
+        at = body.index(b"\x69signature\x58\x40") + 12
+        with open(os.path.join(self.chain, "chain.bin"), "r+b") as f:
+            f.seek(off + 4 + at)
+            f.write(bytes([body[at] ^ 1]))
+        p = self.fails(2, "find", "-C", self.chain, a)
+        self.assertIn("record 0", p.stderr)
+        self.assertIn("verify", p.stderr)
+
+    def test_usage(self):
+        self.append("--hash", "ab" * 32)
+        self.fails(2, "find", "-C", self.chain)
+        self.fails(2, "find", "-C", self.chain, "--hash", "xyz")
+        self.fails(2, "find", "-C", self.chain, "-", "-")
+        self.assertIn("usage", self.ok("find", "--help").stdout)
+
+
 class Messages(Base):
     """Every error says what to do next: a hint after the message, or where
     to read more."""
