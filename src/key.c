@@ -1,6 +1,9 @@
 /* Ed25519 keys: libsodium signs, OpenSSL reads and writes the PKCS#8 and
  * SubjectPublicKeyInfo PEM files that `openssl genpkey -algorithm ed25519`
- * and Python's `cryptography` use (section 9 of the format). */
+ * and Python's `cryptography` use (section 9 of the format), and sshkey.c
+ * the OpenSSH files that `ssh-keygen -t ed25519` writes, so a user's SSH key
+ * works as it is.  An encrypted key is never prompted for here: the library
+ * says AC_EPASSPHRASE and the caller asks (or not). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -228,10 +231,29 @@ int ac_key_generate(ac_key **out, ac_error *err)
     return AC_OK;
 }
 
+/* An OpenSSH private key into a libsodium key pair. */
+static int parse_openssh(const key_file *f, const char *path, const passphrase *pass, ac_key *key,
+                         ac_error *err)
+{
+    uint8_t seed[SEED_SIZE], pk[AC_PUBKEY_SIZE];
+    int rc = ssh_private_parse(f->data, f->len, path,
+                               pass != NULL ? (const uint8_t *)pass->text : NULL,
+                               pass != NULL ? pass->len : 0, seed, pk, err);
+    if (rc == AC_OK && crypto_sign_seed_keypair(key->pk, key->sk, seed) != 0)
+        rc = ac_fail(err, AC_ECRYPTO, -1, "%s: libsodium cannot derive the key pair", path);
+    if (rc == AC_OK && memcmp(key->pk, pk, AC_PUBKEY_SIZE) != 0)
+        rc = ac_fail(err, AC_EKEY, -1, "%s: OpenSSH key whose public key does not match its "
+                     "private key", path);
+    sodium_memzero(seed, sizeof seed);
+    return rc;
+}
+
 /* A private key of any supported format, into a libsodium key pair. */
 static int parse_private(const key_file *f, const char *path, const passphrase *pass, ac_key *key,
                          ac_error *err)
 {
+    if (contains(f, "-----BEGIN OPENSSH PRIVATE KEY-----"))
+        return parse_openssh(f, path, pass, key, err);
     return parse_pkcs8(f, path, pass, key, err);
 }
 
@@ -362,10 +384,8 @@ static int write_new_file(const char *path, const char *data, size_t len, ac_err
     return ac_fail_errno(err, AC_EIO, -1, "%s: %s", path, step);
 }
 
-int ac_key_save(const ac_key *key, const char *path, ac_error *err)
+static int save_pkcs8(const ac_key *key, const char *path, ac_error *err)
 {
-    if (key == NULL || path == NULL)
-        return ac_fail(err, AC_EINVAL, -1, "key: no key or path");
     BIO *bio = NULL;
     int rc = key_to_pem(key, path, &bio, err);
     if (rc != AC_OK)
@@ -378,6 +398,37 @@ int ac_key_save(const ac_key *key, const char *path, ac_error *err)
         rc = write_new_file(path, pem, (size_t)pem_len, err);
     BIO_free(bio);
     return rc;
+}
+
+static int save_openssh(const ac_key *key, const char *path, const char *comment, ac_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = ssh_private_encode(key->sk, key->pk, comment != NULL ? comment : "", path, &text,
+                                &len, err);
+    if (rc == AC_OK)
+        rc = write_new_file(path, text, len, err);
+    sodium_free(text); /* wipes it */
+    return rc;
+}
+
+int ac_key_save_as(const ac_key *key, const char *path, ac_key_format format,
+                   const char *comment, ac_error *err)
+{
+    if (key == NULL || path == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "key: no key or path");
+    if (format == AC_KEY_PKCS8)
+        return save_pkcs8(key, path, err);
+    if (format == AC_KEY_OPENSSH) {
+        int rc = sodium_ready(err); /* randombytes for the check words */
+        return rc == AC_OK ? save_openssh(key, path, comment, err) : rc;
+    }
+    return ac_fail(err, AC_EINVAL, -1, "%s: unknown key file format %d", path, (int)format);
+}
+
+int ac_key_save(const ac_key *key, const char *path, ac_error *err)
+{
+    return ac_key_save_as(key, path, AC_KEY_PKCS8, NULL, err);
 }
 
 int ac_key_file_exposed(const char *path, ac_error *err)
@@ -458,11 +509,33 @@ static int parse_hex(const key_file *f, const char *path, uint8_t out[AC_PUBKEY_
     return AC_OK;
 }
 
+/* Whether the file is an OpenSSH public key line: a key type ("ssh-ed25519",
+ * "ecdsa-sha2-nistp256", ...), blanks, then the base64 of a key blob, which
+ * starts with its type's length: "AAAA". */
+static bool is_ssh_public(const key_file *f)
+{
+    size_t i = 0;
+    while (i < f->len && (f->data[i] == ' ' || f->data[i] == '\t'))
+        i++;
+    size_t type = i;
+    while (i < f->len && f->data[i] > ' ' && f->data[i] < 0x7f)
+        i++;
+    if (i == type || i == f->len || (f->data[i] != ' ' && f->data[i] != '\t'))
+        return false;
+    while (i < f->len && (f->data[i] == ' ' || f->data[i] == '\t'))
+        i++;
+    return f->len - i >= 4 && memcmp(f->data + i, "AAAA", 4) == 0;
+}
+
 static int pubkey_from_file(const key_file *f, const char *path, uint8_t out[AC_PUBKEY_SIZE],
                             ac_error *err)
 {
     if (contains(f, "-----BEGIN PUBLIC KEY-----"))
         return parse_spki(f, path, out, err);
+    if (is_ssh_public(f))
+        return ssh_public_parse(f->data, f->len, path, out, err);
+    if (contains(f, "-----BEGIN OPENSSH PRIVATE KEY-----"))
+        return ssh_private_pubkey(f->data, f->len, path, out, err);
     if (!contains(f, "-----BEGIN "))
         return parse_hex(f, path, out, err);
     if (!contains(f, "PRIVATE KEY-----"))

@@ -708,7 +708,10 @@ int cmd_rotate(int argc, char **argv)
         return fail_usage("rotate", "give -k OLDKEY and --new-key NEWKEY");
     uint8_t new_pub[AC_PUBKEY_SIZE];
     ac_error err;
-    if (ac_pubkey_load(new_path, new_pub, &err) != AC_OK)
+    int rc = ac_pubkey_load(new_path, new_pub, &err);
+    if (rc == AC_EPASSPHRASE)
+        return fail_ac(&err, "give --new-key its public key file instead");
+    if (rc != AC_OK)
         return fail_ac(&err, "give --new-key a private key, a public key (PEM or ssh-ed25519) "
                              "or 64 hex digits");
     ac_key *old = NULL;
