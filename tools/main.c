@@ -59,7 +59,7 @@ static const char usage[] =
     "  attestchain keygen alice.pem\n"
     "  attestchain append -C evidence -k alice.pem -t image/jpeg \\\n"
     "      -m author=alice --meta-json '{\"roll\": 3}' a.jpg b.jpg\n"
-    "  sha256sum *.pdf | cut -c1-64 | attestchain append -C evidence \\\n"
+    "  sha256sum *.pdf | attestchain append -C evidence \\\n"
     "      -k alice.pem -t application/pdf --hash-list -\n"
     "  attestchain rotate -C evidence -k alice.pem --new-key bob.pub\n"
     "  attestchain verify -C evidence\n"
