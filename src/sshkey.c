@@ -299,28 +299,37 @@ int ssh_private_pubkey(const uint8_t *text, size_t len, const char *path,
     return rc;
 }
 
+static bool is_blank(uint8_t c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Where the blanks from `at` end. */
+static size_t skip_blanks(const uint8_t *text, size_t len, size_t at)
+{
+    while (at < len && is_blank(text[at]))
+        at++;
+    return at;
+}
+
+/* Where the word at `at` ends: at a blank or a line end. */
+static size_t word_end(const uint8_t *text, size_t len, size_t at)
+{
+    while (at < len && !is_blank(text[at]) && text[at] != '\n' && text[at] != '\r')
+        at++;
+    return at;
+}
+
 int ssh_public_parse(const uint8_t *text, size_t len, const char *path,
                      uint8_t pk[AC_PUBKEY_SIZE], ac_error *err)
 {
-    size_t at = 0;
-    while (at < len && (text[at] == ' ' || text[at] == '\t'))
-        at++;
-    size_t type_end = at;
-    while (type_end < len && text[type_end] != ' ' && text[type_end] != '\t' &&
-           text[type_end] != '\n' && text[type_end] != '\r')
-        type_end++;
-    if (!is(text + at, type_end - at, SSH_ED25519)) {
+    size_t type = skip_blanks(text, len, 0), type_end = word_end(text, len, type);
+    if (!is(text + type, type_end - type, SSH_ED25519)) {
         char name[40];
-        printable(text + at, type_end - at, name, sizeof name);
+        printable(text + type, type_end - type, name, sizeof name);
         return ac_fail(err, AC_EKEY, -1, "%s: not an Ed25519 key (found %s)", path, name);
     }
-    size_t b64 = type_end;
-    while (b64 < len && (text[b64] == ' ' || text[b64] == '\t'))
-        b64++;
-    size_t b64_end = b64;
-    while (b64_end < len && text[b64_end] != ' ' && text[b64_end] != '\t' &&
-           text[b64_end] != '\n' && text[b64_end] != '\r')
-        b64_end++;
+    size_t b64 = skip_blanks(text, len, type_end), b64_end = word_end(text, len, b64);
     uint8_t blob[128];
     size_t blob_len = 0;
     if (b64_end == b64 ||

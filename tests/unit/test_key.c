@@ -561,11 +561,11 @@ static void test_openssh_keys_from_ssh_keygen(void **state)
     assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
 
     /* Other key types are named. */
-    char rsa[4200];
-    tu_path_in(rsa, sizeof rsa, dir, "id_ecdsa");
-    sh("ssh-keygen -q -t ecdsa -N '' -f '%s'", rsa);
-    assert_load_fails(rsa, AC_EKEY, "found ecdsa-sha2-nistp256");
-    snprintf(pubfile, sizeof pubfile, "%s.pub", rsa);
+    char ecdsa[4200];
+    tu_path_in(ecdsa, sizeof ecdsa, dir, "id_ecdsa");
+    sh("ssh-keygen -q -t ecdsa -N '' -f '%s'", ecdsa);
+    assert_load_fails(ecdsa, AC_EKEY, "found ecdsa-sha2-nistp256");
+    snprintf(pubfile, sizeof pubfile, "%s.pub", ecdsa);
     assert_pubkey_load_fails(pubfile, AC_EKEY, "found ecdsa-sha2-nistp256");
     tu_rmtree(dir);
 }
