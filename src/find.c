@@ -84,12 +84,12 @@ static int scan_record(scan *s, const ac_record *rec, bool found, ac_error *err)
     if (memcmp(view.signer, s->signer, AC_PUBKEY_SIZE) != 0)
         return corrupt(s, i, "signed by a key not authorized there", err);
     uint8_t new_key[AC_PUBKEY_SIZE];
-    int rotation = rec_rotation(&view, new_key);
-    if (rotation < 0)
+    int is_rotation = rec_rotation(&view, new_key);
+    if (is_rotation < 0)
         return corrupt(s, i, "a malformed key rotation", err);
-    if ((found || rotation == 1) && !signature_ok(s, body, len, &view))
+    if ((found || is_rotation == 1) && !signature_ok(s, body, len, &view))
         return corrupt(s, i, "its signature does not verify", err);
-    if (rotation == 1 && authority_rotate(&s->retired, s->signer, new_key) != AC_OK)
+    if (is_rotation == 1 && authority_rotate(&s->retired, s->signer, new_key) != AC_OK)
         return ac_fail(err, AC_ENOMEM, (int64_t)i, "%s: no memory for the key history", s->dir);
     memcpy(s->prev_hash, ac_record_hash(rec), AC_HASH_SIZE);
     return AC_OK;
