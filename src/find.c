@@ -121,6 +121,8 @@ static int find_scan(ac_chain *chain, scan *s, const wanted *w, size_t n, ac_fin
             progress(progress_ctx, done, st.record_count);
     }
     ac_iter_free(it);
+    if (rc >= 0 && progress != NULL)
+        progress(progress_ctx, st.record_count, st.record_count);
     return rc < 0 ? rc : AC_OK;
 }
 

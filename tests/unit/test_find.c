@@ -28,11 +28,19 @@ static int collect(void *ctx, size_t which, const ac_record *rec)
     return s->stop_after != 0 && s->n >= s->stop_after;
 }
 
+/* Progress calls: how many, and the last done/total. */
+typedef struct calls {
+    uint64_t n, done, total;
+} calls;
+
 static void progress_count(void *ctx, uint64_t done, uint64_t total)
 {
-    uint64_t *calls = ctx;
+    calls *c = ctx;
     assert_true(done <= total);
-    ++*calls;
+    assert_true(done >= c->done);
+    c->n++;
+    c->done = done;
+    c->total = total;
 }
 
 static void test_find_in_order(void **state)
@@ -52,9 +60,9 @@ static void test_find_in_order(void **state)
     tu_content_hash(57, h[4]); /* asked twice: reported twice */
     ac_chain *c = tu_open_chain(dir, AC_OPEN_READONLY);
     seen s = {0};
-    uint64_t calls = 0;
+    calls progress = {0};
     ac_error err;
-    TU_OK(ac_find(c, (const uint8_t(*)[AC_HASH_SIZE])h, 5, collect, &s, progress_count, &calls,
+    TU_OK(ac_find(c, (const uint8_t(*)[AC_HASH_SIZE])h, 5, collect, &s, progress_count, &progress,
                   &err));
     assert_int_equal(s.n, 4);
     static const size_t want_which[] = {3, 1, 4, 0};
@@ -64,7 +72,9 @@ static void test_find_in_order(void **state)
         assert_int_equal(s.index[i], want_index[i]);
         assert_memory_equal(s.signer[i], pub, AC_PUBKEY_SIZE);
     }
-    assert_int_equal(calls, 9000 / 4096);
+    assert_true(progress.n >= 1);
+    assert_int_equal(progress.done, 9000); /* the last call: all done */
+    assert_int_equal(progress.total, 9000);
     /* The callback stops the search: AC_OK, nothing after. */
     memset(&s, 0, sizeof s);
     s.stop_after = 2;
@@ -135,19 +145,20 @@ static void test_tampered_signature(void **state)
     tu_rmtree(dir);
 }
 
-/* The content hashes of the records the iterator reads (up to the first it
- * cannot), at most `max`. */
-static size_t chain_hashes(ac_chain *c, uint8_t (*h)[AC_HASH_SIZE], size_t max)
+/* The content hashes of the records in dir/chain.bin that decode, at most
+ * `max`, found without the library's reader (which stops at damage). */
+static size_t chain_hashes(const char *dir, uint8_t (*h)[AC_HASH_SIZE], size_t max)
 {
-    ac_iter *it = NULL;
-    TU_OK(ac_iter_open(c, 0, UINT64_MAX, &it, NULL));
-    size_t n = 0;
-    ac_record *r;
-    while (n < max && ac_iter_next(it, &r, NULL) == 1) {
-        memcpy(h[n++], ac_record_content_hash(r), AC_HASH_SIZE);
-        ac_record_free(r);
+    size_t len, offs[512];
+    uint8_t *img = tu_slurp(dir, "chain.bin", &len);
+    size_t frames = tu_frame_offsets(img, len, offs, 512, NULL), n = 0;
+    for (size_t i = 0; i < frames && n < max; i++) {
+        ac_rec view;
+        const char *why;
+        if (rec_decode(img + offs[i] + 4, tu_get_be32(img + offs[i]), &view, &why) == 0)
+            memcpy(h[n++], view.content_hash, AC_HASH_SIZE);
     }
-    ac_iter_free(it);
+    free(img);
     return n;
 }
 
@@ -173,7 +184,7 @@ static void test_vectors(void **state)
         bool valid = strcmp(tu_case_string(cs, "expect"), "valid") == 0;
         ac_chain *c = tu_open_chain(tmp, AC_OPEN_READONLY);
         static uint8_t h[512][AC_HASH_SIZE];
-        size_t n = chain_hashes(c, h, 512);
+        size_t n = chain_hashes(tmp, h, 512);
         seen s = {0};
         ac_error err;
         int rc = ac_find(c, (const uint8_t(*)[AC_HASH_SIZE])h, n, collect, &s, NULL, NULL, &err);
