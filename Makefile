@@ -137,11 +137,15 @@ install: all
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attestchain.pc
 	install -m 0755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 docs/attestchain.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 completion/attestchain.bash \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/attestchain
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/attestchain.h $(DESTDIR)$(PREFIX)/lib/libattestchain.* \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/attestchain.pc $(DESTDIR)$(PREFIX)/bin/attestchain \
-	    $(DESTDIR)$(PREFIX)/share/man/man1/attestchain.1
+	    $(DESTDIR)$(PREFIX)/share/man/man1/attestchain.1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/attestchain
 
 $(BUILD)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(dir $@)

@@ -60,6 +60,7 @@ typedef enum ac_status {
     AC_EKEY = -7,          /* a key file that is not a usable Ed25519 key */
     AC_EEXIST = -8,        /* refusing to overwrite an existing file */
     AC_ECRYPTO = -9,       /* the crypto library failed */
+    AC_EPASSPHRASE = -10,  /* an encrypted key file: no passphrase given, or a wrong one */
 } ac_status;
 
 typedef struct ac_error {
@@ -105,14 +106,36 @@ typedef struct ac_key ac_key; /* an Ed25519 signing key; its secret is wiped on 
 /* A new key from the system's randomness (libsodium). */
 int ac_key_generate(ac_key **out, ac_error *err);
 
-/* Loads a PKCS#8 PEM private key ("BEGIN PRIVATE KEY"), as written by
- * `openssl genpkey -algorithm ed25519`.  Any other key type, a damaged or
- * empty file or a directory is AC_EKEY (or AC_EIO / AC_ENOTFOUND). */
+/* Loads an Ed25519 private key: PKCS#8 PEM ("BEGIN PRIVATE KEY"), as written
+ * by `openssl genpkey -algorithm ed25519`, or an OpenSSH private key ("BEGIN
+ * OPENSSH PRIVATE KEY"), as written by `ssh-keygen -t ed25519`.  An encrypted
+ * key (PKCS#8 "BEGIN ENCRYPTED PRIVATE KEY", or OpenSSH with a passphrase) is
+ * AC_EPASSPHRASE: load it with ac_key_load_passphrase.  Any other key type, a
+ * damaged or empty file or a directory is AC_EKEY (or AC_EIO / AC_ENOTFOUND). */
 int ac_key_load(ac_key **out, const char *path, ac_error *err);
+
+/* As ac_key_load, decrypting an encrypted key with the `len` bytes of
+ * `passphrase` (OpenSSH: bcrypt_pbkdf with aes256-ctr, aes128-ctr, aes192-ctr,
+ * aes256-cbc; PKCS#8: whatever OpenSSL reads).  A wrong passphrase is
+ * AC_EPASSPHRASE.  An unencrypted key loads whatever the passphrase. */
+int ac_key_load_passphrase(ac_key **out, const char *path, const char *passphrase, size_t len,
+                           ac_error *err);
+
+/* Key file formats for ac_key_save_as. */
+typedef enum ac_key_format {
+    AC_KEY_PKCS8 = 0,   /* PKCS#8 PEM, "BEGIN PRIVATE KEY" */
+    AC_KEY_OPENSSH = 1, /* OpenSSH, "BEGIN OPENSSH PRIVATE KEY", unencrypted, as
+                           `ssh-keygen -t ed25519 -N ''` writes it */
+} ac_key_format;
 
 /* Writes the key as PKCS#8 PEM to a new file created with O_EXCL, mode 0600,
  * and fsyncs it.  AC_EEXIST if the path exists: a key is never overwritten. */
 int ac_key_save(const ac_key *key, const char *path, ac_error *err);
+
+/* As ac_key_save, in the format given; `comment` (NULL: none) goes into an
+ * OpenSSH key's comment field. */
+int ac_key_save_as(const ac_key *key, const char *path, ac_key_format format,
+                   const char *comment, ac_error *err);
 
 /* 1 if the file at `path` can be read by its group or by others, 0 if not. */
 int ac_key_file_exposed(const char *path, ac_error *err);
@@ -124,8 +147,10 @@ void ac_key_pubkey(const ac_key *key, uint8_t out[AC_PUBKEY_SIZE]);
 void ac_key_free(ac_key *key);
 
 /* Reads a public key from a file holding 64 hex characters, a
- * SubjectPublicKeyInfo PEM ("BEGIN PUBLIC KEY"), or a PKCS#8 private key
- * (whose public half is taken). */
+ * SubjectPublicKeyInfo PEM ("BEGIN PUBLIC KEY"), an OpenSSH public key line
+ * ("ssh-ed25519 AAAA... comment", as in id_ed25519.pub or authorized_keys), a
+ * PKCS#8 private key or an OpenSSH private key, encrypted or not (whose public
+ * half is taken; an encrypted PKCS#8 key is AC_EPASSPHRASE). */
 int ac_pubkey_load(const char *path, uint8_t out[AC_PUBKEY_SIZE], ac_error *err);
 
 /* ---------------------------------------------------------------- metadata */
@@ -301,6 +326,27 @@ int ac_append_batch(ac_chain *chain, const ac_key *key, const ac_entry *entries,
 int ac_append_rotation(ac_chain *chain, const ac_key *old_key,
                        const uint8_t new_pubkey[AC_PUBKEY_SIZE], ac_appended *out,
                        ac_error *err);
+
+/* ---------------------------------------------------------------- finding */
+
+/* Called by ac_find for each record found, oldest first; `which` is the
+ * position in `hashes` of the content hash it holds (a record that holds a
+ * hash given twice is reported once for each).  Return 0 to go on, anything
+ * else to stop the search there (ac_find then returns AC_OK). */
+typedef int (*ac_find_fn)(void *ctx, size_t which, const ac_record *rec);
+
+/* Finds the records whose content_hash is one of the `n` hashes, in one
+ * sequential pass over chain.bin, keeping no cache.  Each record's index,
+ * link to the record before it and signer (the authority followed through
+ * rotations) are checked on the way; each record found, and each rotation,
+ * has its signature checked too.  So a record reported is one that
+ * ac_verify accepts; the first record that fails a check ends the search
+ * with AC_ECORRUPT naming it (records reported before it stand).  Cost: a
+ * read, SHA-256 and decode of every record, one Ed25519 check per record
+ * found.  `progress` (may be NULL) gets done = records scanned, total = the
+ * chain's records. */
+int ac_find(ac_chain *chain, const uint8_t (*hashes)[AC_HASH_SIZE], size_t n, ac_find_fn found,
+            void *ctx, ac_progress_fn progress, void *progress_ctx, ac_error *err);
 
 /* ---------------------------------------------------------------- verification */
 

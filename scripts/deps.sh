@@ -17,6 +17,10 @@ have_pc cmocka || need="$need libcmocka-dev"
 # The tests read JSON and drive the Python reference store for interop.
 have_py cbor2 || need="$need python3-cbor2"
 have_py cryptography || need="$need python3-cryptography"
+# SSH keys: ssh-keygen makes the keys the tests load, and Python's bcrypt is
+# the reference for bcrypt_pbkdf.
+command -v ssh-keygen >/dev/null 2>&1 || need="$need openssh-client"
+have_py bcrypt || need="$need python3-bcrypt"
 # Optional extras (fuzzing, memcheck, terminal tests, Go interop) when asked for.
 if [ "${AC_DEPS_EXTRA:-0}" = 1 ]; then
     command -v clang >/dev/null 2>&1 || need="$need clang"

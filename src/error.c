@@ -21,6 +21,7 @@ const char *ac_strerror(int code)
     case AC_EKEY: return "bad key";
     case AC_EEXIST: return "file exists";
     case AC_ECRYPTO: return "cryptography error";
+    case AC_EPASSPHRASE: return "passphrase needed or wrong";
     default: return "unknown error";
     }
 }

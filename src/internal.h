@@ -188,8 +188,8 @@ int record_new(const uint8_t *body, size_t len, uint64_t offset, const uint8_t h
 int record_adopt(uint8_t *buf, size_t body_off, size_t len, uint64_t offset,
                  const uint8_t hash[AC_HASH_SIZE], ac_record **out, const char **why);
 
-/* The decoded view of a public record. */
-const ac_rec *record_view(const ac_record *r);
+/* The decoded view of a public record (valid while the record lives). */
+const ac_rec *record_view(const ac_record *rec);
 
 /* A new UUIDv7 (RFC 9562) from `now_us` and 10 random bytes. */
 void rec_uuid7(uint64_t now_us, const uint8_t random[10], uint8_t out[AC_RECORD_ID_SIZE]);
@@ -207,6 +207,45 @@ int meta_cbor_to_json(const uint8_t *buf, size_t len, char **json, ac_error *err
 
 /* Ed25519 signature of msg with the key (libsodium). */
 void key_sign(const ac_key *key, const uint8_t *msg, size_t len, uint8_t sig[AC_SIGNATURE_SIZE]);
+
+/* ---------------------------------------------------------------- sshkey.c */
+/* OpenSSH key files.  Each returns AC_OK or fails (AC_EKEY naming what is
+ * wrong, AC_EPASSPHRASE, AC_ENOMEM, AC_ECRYPTO) with `path` in the message. */
+
+/* The Ed25519 key in an OpenSSH private key file's text ("BEGIN OPENSSH
+ * PRIVATE KEY"): its 32-byte seed and public key.  An encrypted key is
+ * decrypted with pass[0..pass_len); pass NULL: AC_EPASSPHRASE. */
+int ssh_private_parse(const uint8_t *text, size_t len, const char *path, const uint8_t *pass,
+                      size_t pass_len, uint8_t seed[32], uint8_t pk[AC_PUBKEY_SIZE],
+                      ac_error *err);
+
+/* The public key of an OpenSSH private key file, kept in the clear even
+ * when the key is encrypted. */
+int ssh_private_pubkey(const uint8_t *text, size_t len, const char *path,
+                       uint8_t pk[AC_PUBKEY_SIZE], ac_error *err);
+
+/* An OpenSSH public key line: "ssh-ed25519 BASE64 [comment]". */
+int ssh_public_parse(const uint8_t *text, size_t len, const char *path,
+                     uint8_t pk[AC_PUBKEY_SIZE], ac_error *err);
+
+/* The unencrypted OpenSSH private key file of the key, as text in *out
+ * (*out_len bytes, from sodium_malloc: release with sodium_free, which wipes
+ * it).  `comment` at most 1024 bytes. */
+int ssh_private_encode(const uint8_t seed[32], const uint8_t pk[AC_PUBKEY_SIZE],
+                       const char *comment, const char *path, char **out, size_t *out_len,
+                       ac_error *err);
+
+/* ---------------------------------------------------------------- bcrypt_pbkdf.c */
+
+/* OpenBSD's bcrypt_pbkdf: key_len bytes from the passphrase and salt in
+ * `rounds` rounds.  0, or -1 (arguments past its limits, no memory, OpenSSL
+ * failed). */
+int bcrypt_pbkdf(const uint8_t *pass, size_t pass_len, const uint8_t *salt, size_t salt_len,
+                 uint8_t *key, size_t key_len, unsigned rounds);
+
+/* The first n (at most 1042) 32-bit words of the fractional part of pi:
+ * Blowfish's initial P-array, then its S-boxes.  0 or -1 (no memory). */
+int bf_pi_words(uint32_t *words, size_t n);
 
 /* ---------------------------------------------------------------- hash.c */
 

@@ -1,6 +1,9 @@
 /* Ed25519 keys: libsodium signs, OpenSSL reads and writes the PKCS#8 and
  * SubjectPublicKeyInfo PEM files that `openssl genpkey -algorithm ed25519`
- * and Python's `cryptography` use (section 9 of the format). */
+ * and Python's `cryptography` use (section 9 of the format), and sshkey.c
+ * the OpenSSH files that `ssh-keygen -t ed25519` writes, so a user's SSH key
+ * works as it is.  An encrypted key is never prompted for here: the library
+ * says AC_EPASSPHRASE and the caller asks (or not). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -129,14 +132,21 @@ static bool contains(const key_file *f, const char *needle)
 
 /* ---------------------------------------------------------------- PEM parsing */
 
-/* Never prompt for a passphrase on the terminal (OpenSSL's default does). */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
+/* The passphrase handed to OpenSSL's PEM reader.  Without one it never
+ * prompts on the terminal (OpenSSL's default does): the caller asks. */
+typedef struct passphrase {
+    const char *text;
+    size_t len;
+} passphrase;
+
+static int pem_passphrase(char *buf, int size, int rwflag, void *u)
 {
-    (void)buf;
-    (void)size;
     (void)rwflag;
-    (void)u;
-    return -1;
+    const passphrase *pass = u;
+    if (pass == NULL || pass->text == NULL || size < 0 || pass->len > (size_t)size)
+        return -1;
+    memcpy(buf, pass->text, pass->len);
+    return (int)pass->len;
 }
 
 /* "RSA", "EC", "ED448", ... for messages about the wrong key type. */
@@ -153,8 +163,6 @@ static int pem_diagnose(const key_file *f, const char *path, const char *marker,
 {
     if (!contains(f, "-----BEGIN "))
         return ac_fail(err, AC_EKEY, -1, "%s: not a PEM %s (no BEGIN line)", path, what);
-    if (contains(f, "-----BEGIN ENCRYPTED PRIVATE KEY-----"))
-        return ac_fail(err, AC_EKEY, -1, "%s: encrypted private keys are not supported", path);
     if (!contains(f, marker))
         return ac_fail(err, AC_EKEY, -1, "%s: holds no PEM %s", path, what);
     if (!contains(f, "-----END "))
@@ -162,19 +170,28 @@ static int pem_diagnose(const key_file *f, const char *path, const char *marker,
     return ac_fail(err, AC_EKEY, -1, "%s: damaged PEM %s", path, what);
 }
 
-/* Decodes the private key PEM in `f` into a libsodium key pair. */
-static int parse_private(const key_file *f, const char *path, ac_key *key, ac_error *err)
+/* Decodes the PKCS#8 PEM in `f` (decrypted with `pass` when it is
+ * encrypted; NULL: no passphrase) into a libsodium key pair. */
+static int parse_pkcs8(const key_file *f, const char *path, const passphrase *pass, ac_key *key,
+                       ac_error *err)
 {
     if (f->len > INT_MAX)
         return ac_fail(err, AC_EKEY, -1, "%s: too large for a key file", path);
     if (!contains(f, "PRIVATE KEY-----") && contains(f, "-----BEGIN PUBLIC KEY-----"))
         return ac_fail(err, AC_EKEY, -1, "%s: holds a public key, not a private key", path);
+    bool encrypted = contains(f, "-----BEGIN ENCRYPTED PRIVATE KEY-----");
+    if (encrypted && pass == NULL)
+        return ac_fail(err, AC_EPASSPHRASE, -1, "%s: encrypted private key: its passphrase is "
+                       "needed", path);
     BIO *bio = BIO_new_mem_buf(f->data, (int)f->len);
     if (bio == NULL)
         return ac_fail(err, AC_ENOMEM, -1, "%s: no memory to parse the key", path);
-    EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, pem_passphrase, (void *)pass);
     BIO_free(bio);
     ERR_clear_error(); /* the queue is per thread: leave nothing behind */
+    if (pkey == NULL && encrypted)
+        return ac_fail(err, AC_EPASSPHRASE, -1, "%s: wrong passphrase (or a damaged encrypted "
+                       "key)", path);
     if (pkey == NULL)
         return pem_diagnose(f, path, "PRIVATE KEY-----", "private key", err);
 
@@ -214,7 +231,33 @@ int ac_key_generate(ac_key **out, ac_error *err)
     return AC_OK;
 }
 
-int ac_key_load(ac_key **out, const char *path, ac_error *err)
+/* An OpenSSH private key into a libsodium key pair. */
+static int parse_openssh(const key_file *f, const char *path, const passphrase *pass, ac_key *key,
+                         ac_error *err)
+{
+    uint8_t seed[SEED_SIZE], pk[AC_PUBKEY_SIZE];
+    int rc = ssh_private_parse(f->data, f->len, path,
+                               pass != NULL ? (const uint8_t *)pass->text : NULL,
+                               pass != NULL ? pass->len : 0, seed, pk, err);
+    if (rc == AC_OK && crypto_sign_seed_keypair(key->pk, key->sk, seed) != 0)
+        rc = ac_fail(err, AC_ECRYPTO, -1, "%s: libsodium cannot derive the key pair", path);
+    if (rc == AC_OK && memcmp(key->pk, pk, AC_PUBKEY_SIZE) != 0)
+        rc = ac_fail(err, AC_EKEY, -1, "%s: OpenSSH key whose public key does not match its "
+                     "private key", path);
+    sodium_memzero(seed, sizeof seed);
+    return rc;
+}
+
+/* A private key of any supported format, into a libsodium key pair. */
+static int parse_private(const key_file *f, const char *path, const passphrase *pass, ac_key *key,
+                         ac_error *err)
+{
+    if (contains(f, "-----BEGIN OPENSSH PRIVATE KEY-----"))
+        return parse_openssh(f, path, pass, key, err);
+    return parse_pkcs8(f, path, pass, key, err);
+}
+
+static int key_load(ac_key **out, const char *path, const passphrase *pass, ac_error *err)
 {
     if (out == NULL || path == NULL)
         return ac_fail(err, AC_EINVAL, -1, "key: no path or output pointer");
@@ -229,7 +272,7 @@ int ac_key_load(ac_key **out, const char *path, ac_error *err)
     ac_key *key = NULL;
     rc = key_alloc(&key, err);
     if (rc == AC_OK)
-        rc = parse_private(&f, path, key, err);
+        rc = parse_private(&f, path, pass, key, err);
     key_file_free(&f);
     if (rc != AC_OK) {
         ac_key_free(key);
@@ -237,6 +280,20 @@ int ac_key_load(ac_key **out, const char *path, ac_error *err)
     }
     *out = key;
     return AC_OK;
+}
+
+int ac_key_load(ac_key **out, const char *path, ac_error *err)
+{
+    return key_load(out, path, NULL, err);
+}
+
+int ac_key_load_passphrase(ac_key **out, const char *path, const char *passphrase_text,
+                           size_t len, ac_error *err)
+{
+    if (passphrase_text == NULL && len > 0)
+        return ac_fail(err, AC_EINVAL, -1, "key: no passphrase buffer");
+    passphrase pass = {passphrase_text != NULL ? passphrase_text : "", len};
+    return key_load(out, path, &pass, err);
 }
 
 /* PKCS#8 PEM of the key in a memory BIO (which OpenSSL clears when freed). */
@@ -327,10 +384,8 @@ static int write_new_file(const char *path, const char *data, size_t len, ac_err
     return ac_fail_errno(err, AC_EIO, -1, "%s: %s", path, step);
 }
 
-int ac_key_save(const ac_key *key, const char *path, ac_error *err)
+static int save_pkcs8(const ac_key *key, const char *path, ac_error *err)
 {
-    if (key == NULL || path == NULL)
-        return ac_fail(err, AC_EINVAL, -1, "key: no key or path");
     BIO *bio = NULL;
     int rc = key_to_pem(key, path, &bio, err);
     if (rc != AC_OK)
@@ -343,6 +398,37 @@ int ac_key_save(const ac_key *key, const char *path, ac_error *err)
         rc = write_new_file(path, pem, (size_t)pem_len, err);
     BIO_free(bio);
     return rc;
+}
+
+static int save_openssh(const ac_key *key, const char *path, const char *comment, ac_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = ssh_private_encode(key->sk, key->pk, comment != NULL ? comment : "", path, &text,
+                                &len, err);
+    if (rc == AC_OK)
+        rc = write_new_file(path, text, len, err);
+    sodium_free(text); /* wipes it */
+    return rc;
+}
+
+int ac_key_save_as(const ac_key *key, const char *path, ac_key_format format,
+                   const char *comment, ac_error *err)
+{
+    if (key == NULL || path == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "key: no key or path");
+    if (format == AC_KEY_PKCS8)
+        return save_pkcs8(key, path, err);
+    if (format == AC_KEY_OPENSSH) {
+        int rc = sodium_ready(err); /* randombytes for the check words */
+        return rc == AC_OK ? save_openssh(key, path, comment, err) : rc;
+    }
+    return ac_fail(err, AC_EINVAL, -1, "%s: unknown key file format %d", path, (int)format);
+}
+
+int ac_key_save(const ac_key *key, const char *path, ac_error *err)
+{
+    return ac_key_save_as(key, path, AC_KEY_PKCS8, NULL, err);
 }
 
 int ac_key_file_exposed(const char *path, ac_error *err)
@@ -385,7 +471,7 @@ static int parse_spki(const key_file *f, const char *path, uint8_t out[AC_PUBKEY
     BIO *bio = BIO_new_mem_buf(f->data, (int)f->len);
     if (bio == NULL)
         return ac_fail(err, AC_ENOMEM, -1, "%s: no memory to parse the key", path);
-    EVP_PKEY *pkey = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
+    EVP_PKEY *pkey = PEM_read_bio_PUBKEY(bio, NULL, pem_passphrase, NULL);
     BIO_free(bio);
     ERR_clear_error();
     if (pkey == NULL)
@@ -423,11 +509,33 @@ static int parse_hex(const key_file *f, const char *path, uint8_t out[AC_PUBKEY_
     return AC_OK;
 }
 
+/* Whether the file is an OpenSSH public key line: a key type ("ssh-ed25519",
+ * "ecdsa-sha2-nistp256", ...), blanks, then the base64 of a key blob, which
+ * starts with its type's length: "AAAA". */
+static bool is_ssh_public(const key_file *f)
+{
+    size_t i = 0;
+    while (i < f->len && (f->data[i] == ' ' || f->data[i] == '\t'))
+        i++;
+    size_t type = i;
+    while (i < f->len && f->data[i] > ' ' && f->data[i] < 0x7f)
+        i++;
+    if (i == type || i == f->len || (f->data[i] != ' ' && f->data[i] != '\t'))
+        return false;
+    while (i < f->len && (f->data[i] == ' ' || f->data[i] == '\t'))
+        i++;
+    return f->len - i >= 4 && memcmp(f->data + i, "AAAA", 4) == 0;
+}
+
 static int pubkey_from_file(const key_file *f, const char *path, uint8_t out[AC_PUBKEY_SIZE],
                             ac_error *err)
 {
     if (contains(f, "-----BEGIN PUBLIC KEY-----"))
         return parse_spki(f, path, out, err);
+    if (is_ssh_public(f))
+        return ssh_public_parse(f->data, f->len, path, out, err);
+    if (contains(f, "-----BEGIN OPENSSH PRIVATE KEY-----"))
+        return ssh_private_pubkey(f->data, f->len, path, out, err);
     if (!contains(f, "-----BEGIN "))
         return parse_hex(f, path, out, err);
     if (!contains(f, "PRIVATE KEY-----"))
@@ -435,7 +543,7 @@ static int pubkey_from_file(const key_file *f, const char *path, uint8_t out[AC_
     ac_key *key = NULL;
     int rc = key_alloc(&key, err);
     if (rc == AC_OK)
-        rc = parse_private(f, path, key, err);
+        rc = parse_private(f, path, NULL, key, err);
     if (rc == AC_OK)
         ac_key_pubkey(key, out);
     ac_key_free(key);

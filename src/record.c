@@ -412,6 +412,11 @@ const uint8_t *ac_record_bytes(const ac_record *r, size_t *len)
     return r->body;
 }
 
+const ac_rec *record_view(const ac_record *r)
+{
+    return &r->view;
+}
+
 int ac_record_metadata_json(const ac_record *r, char **json, ac_error *err)
 {
     return meta_cbor_to_json(r->view.metadata, r->view.metadata_len, json, err);
@@ -420,9 +425,4 @@ int ac_record_metadata_json(const ac_record *r, char **json, ac_error *err)
 int ac_record_witnesses_json(const ac_record *r, char **json, ac_error *err)
 {
     return meta_cbor_to_json(r->view.witnesses, r->view.witnesses_len, json, err);
-}
-
-const ac_rec *record_view(const ac_record *r)
-{
-    return &r->view;
 }

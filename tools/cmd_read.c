@@ -36,10 +36,11 @@ static const char log_usage[] =
     "\n"
     "Lists the records from --from to --to (default: all), oldest first, one block\n"
     "per record: index and record hash, time (ISO-8601 UTC), content type, content\n"
-    "hash, signer (first 16 hex digits) and metadata as JSON.  Each record listed\n"
-    "is checked first (its signature by the key authorized at its index, its index,\n"
-    "its link to the next record): the listing stops at the first that fails, with\n"
-    "an error naming it and exit status 1.\n"
+    "hash, signer (first 16 hex digits), the file's name (metadata \"name\", as\n"
+    "append records it) and metadata as JSON.  Each record listed is checked first\n"
+    "(its signature by the key authorized at its index, its index, its link to the\n"
+    "next record): the listing stops at the first that fails, with an error naming\n"
+    "it and exit status 1.\n"
     "\n"
     "Options:\n"
     "  -C, --dir DIR   the chain directory (default: $ATTESTCHAIN_DIR)\n"
@@ -148,6 +149,8 @@ static int parse_read(int argc, char **argv, read_args *a)
  * invalid chain; anything else that stops a read is an error (2). */
 static int fail_read(const ac_error *err)
 {
+    if (err->code == AC_ENOTFOUND)
+        return fail_ac(err, "run 'attestchain status' for the head index");
     if (err->code != AC_ECORRUPT)
         return fail_ac(err, NULL);
     /* Some of the library's messages already say to run verify. */
@@ -347,6 +350,21 @@ static void print_record_full(const ac_record *r)
     print_lib_json(r, true);
 }
 
+/* "Name:     FILE" when the metadata names the file (append's "name"). */
+static void print_name(const ac_record *r)
+{
+    char *text = NULL;
+    int rc = ac_record_metadata_json(r, &text, NULL);
+    json_t *meta = embed_json(rc, text);
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    if (name != NULL) {
+        printf("Name:     ");
+        put_clean(stdout, name);
+        putchar('\n');
+    }
+    json_decref(meta);
+}
+
 static void print_record_short(const ac_record *r, bool first)
 {
     char h[HASH_HEX_LEN], t[UTC_TEXT_LEN];
@@ -362,6 +380,7 @@ static void print_record_short(const ac_record *r, bool first)
     printf("\nContent:  %s\n", h);
     ac_hex_encode(ac_record_signer(r), AC_PUBKEY_SIZE, h);
     printf("Signer:   %.*s\n", SHORT_KEY_HEX, h);
+    print_name(r);
     printf("Metadata: ");
     print_lib_json(r, false);
 }
@@ -397,8 +416,9 @@ static int check_range(ac_chain *chain, const read_args *a, ac_error *damage, bo
         return fail_read(damage);
     uint64_t count = rc == AC_OK ? st.record_count : 0;
     if (rc != AC_ECORRUPT && a->from > 0 && a->from >= count)
-        return fail_usage(a->cmd, "no record %llu: the chain has %llu records",
-                          (unsigned long long)a->from, (unsigned long long)count);
+        return fail_usage(a->cmd, "--from %llu is past the head: the chain has %llu record%s%s",
+                          (unsigned long long)a->from, (unsigned long long)count,
+                          count == 1 ? "" : "s", count == 0 ? "" : "; give a smaller --from");
     return EXIT_GOOD;
 }
 

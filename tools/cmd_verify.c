@@ -14,10 +14,13 @@ static const char verify_usage[] =
     "Checks the records from --from to --to (default: all) as format section 8 says:\n"
     "framing, encoding, index, link to the record before (also for a range that\n"
     "starts after 0), signature and authorization (from the rotation history).\n"
-    "Then, for the whole chain, whether records that state.cbor says were committed\n"
-    "are missing (truncated), and the pins given.  Prints \"valid: N records\" with\n"
-    "the chain id, head hash, current signer and time span, or \"INVALID at record\n"
-    "I: REASON (DETAIL)\", then one line per warning (torn_tail, clock, chain_size);\n"
+    "Then, for the whole chain, whether records that state.cbor (or a signed\n"
+    "checkpoint in checkpoints/) says were committed are missing (truncated), whether\n"
+    "the chain still gives every signed checkpoint's root (checkpoint), and the pins\n"
+    "given.  Prints \"valid: records FIRST..LAST (N records)\" (saying so when --to\n"
+    "is past the head) with, for a check to the head, the chain id, head hash,\n"
+    "current signer and time span; or \"INVALID at record I: REASON (DETAIL)\"; then\n"
+    "one line per warning (torn_tail, clock, chain_size, checkpoint_unverified);\n"
     "warnings never make a chain invalid.  A progress bar is drawn on stderr when it\n"
     "is a terminal.  A directory without chain.bin is an error (exit status 2).\n"
     "\n"
@@ -166,18 +169,31 @@ static void print_warning(const ac_warning *w)
     }
 }
 
-static void print_human(const ac_report *rep, const ac_state *head)
+/* "valid: records 2..3 (2 records)": the range checked, against the head
+ * (`head` NULL: unknown or empty), why it is not the range asked for when
+ * --to is past the head, and for a check that reached the head (at_head)
+ * what it vouches for: chain id, head, signer, time span. */
+static void print_human(const ac_report *rep, const verify_args *a, const ac_state *head,
+                        bool at_head)
 {
-    if (ac_report_valid(rep)) {
-        uint64_t n = ac_report_records(rep);
-        printf("valid: %llu record%s\n", (unsigned long long)n, n == 1 ? "" : "s");
+    uint64_t nrec = ac_report_records(rep);
+    if (ac_report_valid(rep) && nrec == 0) {
+        printf("valid: empty chain, 0 records\n");
+    } else if (ac_report_valid(rep)) {
+        uint64_t first = a->opt.start, last = first + nrec - 1;
+        printf("valid: records %llu..%llu (%llu record%s)", (unsigned long long)first,
+               (unsigned long long)last, (unsigned long long)nrec, nrec == 1 ? "" : "s");
+        if (head != NULL && a->to_given && a->opt.end > head->head_index)
+            printf("; --to %llu is past the head, record %llu", (unsigned long long)a->opt.end,
+                   (unsigned long long)head->head_index);
+        printf("\n");
         const uint8_t *id = ac_report_chain_id(rep);
         char hex[HASH_HEX_LEN], from[UTC_TEXT_LEN], to[UTC_TEXT_LEN];
         if (id != NULL) {
             ac_hex_encode(id, AC_HASH_SIZE, hex);
             printf("  chain id:  %s\n", hex);
         }
-        if (head != NULL) {
+        if (head != NULL && at_head) {
             ac_hex_encode(head->head_hash, AC_HASH_SIZE, hex);
             printf("  head:      record %llu, %s\n", (unsigned long long)head->head_index, hex);
             ac_hex_encode(head->signer, AC_PUBKEY_SIZE, hex);
@@ -197,7 +213,8 @@ static void print_human(const ac_report *rep, const ac_state *head)
         print_warning(ac_report_warning(rep, i));
     uint64_t total = ac_report_warnings_total(rep);
     if (total > n)
-        printf("warning: %llu more warnings not shown\n", (unsigned long long)(total - n));
+        printf("warning: %llu more warning%s not shown\n", (unsigned long long)(total - n),
+               total - n == 1 ? "" : "s");
 }
 
 static json_t *warning_json(const ac_warning *w)
@@ -286,13 +303,30 @@ static int verify_with_progress(ac_chain *chain, verify_args *a, ac_report **rep
     return rc;
 }
 
+/* A failed ac_verify; a --from past the head is named against the head, as
+ * the --to past it is in the verdict. */
+static int fail_range(ac_chain *chain, const verify_args *a, const ac_error *err)
+{
+    ac_state st;
+    ac_error ignored;
+    if (err->code != AC_EINVAL)
+        return fail_ac(err, NULL);
+    if (get_head(chain, &st, &ignored) == 1 && a->opt.start > st.head_index)
+        return fail_usage("verify", "--from %llu is past the head: the chain has %llu record%s, "
+                          "0..%llu; give a --from of at most %llu",
+                          (unsigned long long)a->opt.start, (unsigned long long)st.record_count,
+                          st.record_count == 1 ? "" : "s", (unsigned long long)st.head_index,
+                          (unsigned long long)st.head_index);
+    return fail_ac(err, "check --from and --to");
+}
+
 static int run_verify(ac_chain *chain, verify_args *a)
 {
     ac_error err;
     ac_report *rep = NULL;
     int rc = verify_with_progress(chain, a, &rep, &err);
     if (rc != AC_OK)
-        return fail_ac(&err, rc == AC_EINVAL ? "check --from and --to" : NULL);
+        return fail_range(chain, a, &err);
     bool valid = ac_report_valid(rep);
     uint64_t nrec = ac_report_records(rep);
     /* The head's ids belong to the verdict only if the valid range ends at
@@ -306,7 +340,7 @@ static int run_verify(ac_chain *chain, verify_args *a)
     else if (a->json)
         out = print_json_report(rep, at_head);
     else
-        print_human(rep, at_head ? &st : NULL);
+        print_human(rep, a, have == 1 ? &st : NULL, at_head);
     ac_report_free(rep);
     if (out != EXIT_GOOD)
         return out;

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 
 #include "tool.h"
@@ -25,26 +26,101 @@ void put_clean(FILE *f, const char *s)
     }
 }
 
-/* Formats into a bounded buffer and prints it as one clean line. */
-__attribute__((format(printf, 2, 0)))
-static void vline(const char *prefix, const char *fmt, va_list ap)
+/* The tool's one piece of process-wide state: whether errors are JSON.  main
+ * sets it once, before any command runs, from the command line (--json); every
+ * failure path below reads it, so that no command can forget it. */
+static bool json_errors;
+
+void set_json_errors(bool on)
+{
+    json_errors = on;
+}
+
+/* `s` with control bytes as \xNN (as put_clean writes them), and with every
+ * byte that is not ASCII as \xNN too when `ascii` (JSON needs valid UTF-8, and
+ * a file name need not be). */
+static void clean_into(const char *s, bool ascii, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0' && n + 5 < cap; p++) {
+        if (*p < 0x20 || *p == 0x7f || (ascii && *p >= 0x80))
+            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", *p);
+        else
+            out[n++] = (char)*p;
+    }
+    out[n] = '\0';
+}
+
+/* {"error": {"code": CODE, "message": MESSAGE}} on one line of stdout. */
+static void json_error(const char *code, const char *msg)
+{
+    char clean[2048];
+    clean_into(msg, false, clean, sizeof clean);
+    json_t *text = json_string(clean);
+    if (text == NULL) { /* not UTF-8: keep the message, byte for byte, in \xNN */
+        clean_into(msg, true, clean, sizeof clean);
+        text = json_string(clean);
+    }
+    json_t *o = json_pack("{s:{s:s,s:o*}}", "error", "code", code, "message", text);
+    if (o == NULL || json_dumpf(o, stdout, JSON_PRESERVE_ORDER) != 0 || putchar('\n') == EOF ||
+        fflush(stdout) != 0)
+        (void)fprintf(stderr, TOOL_NAME ": %s\n", clean); /* stdout is gone: say it here */
+    json_decref(o);
+}
+
+/* Formats into a bounded buffer and prints it as one clean line on stderr, or
+ * as the JSON error object (code `code`) on stdout. */
+__attribute__((format(printf, 3, 0)))
+static void vline(const char *code, const char *prefix, const char *fmt, va_list ap)
 {
     char buf[1024];
     if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
         snprintf(buf, sizeof buf, "(message could not be formatted)");
+    if (code != NULL && json_errors) {
+        json_error(code, buf);
+        return;
+    }
     (void)fputs(TOOL_NAME ": ", stderr);
     (void)fputs(prefix, stderr);
     put_clean(stderr, buf);
     (void)putc('\n', stderr);
 }
 
+/* The JSON error code of an ac_status. */
+static const char *status_code(int code)
+{
+    switch (code) {
+    case AC_EINVAL: return "invalid_argument";
+    case AC_ENOMEM: return "out_of_memory";
+    case AC_EIO: return "io";
+    case AC_ECORRUPT: return "corrupt";
+    case AC_ENOTFOUND: return "not_found";
+    case AC_EUNAUTHORIZED: return "unauthorized";
+    case AC_EKEY: return "bad_key";
+    case AC_EEXIST: return "exists";
+    case AC_ECRYPTO: return "crypto";
+    case AC_EPASSPHRASE: return "passphrase";
+    default: return ERR_GENERAL;
+    }
+}
+
 int fail_ac(const ac_error *err, const char *hint)
 {
     const char *msg = err->message[0] != '\0' ? err->message : ac_strerror(err->code);
+    const char *code = status_code(err->code);
     if (hint != NULL)
-        fail_msg("%s; %s", msg, hint);
+        fail_code(code, "%s; %s", msg, hint);
     else
-        fail_msg("%s", msg);
+        fail_code(code, "%s", msg);
+    return EXIT_TROUBLE;
+}
+
+int fail_code(const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vline(code, "", fmt, ap);
+    va_end(ap);
     return EXIT_TROUBLE;
 }
 
@@ -52,7 +128,7 @@ int fail_msg(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vline("", fmt, ap);
+    vline(ERR_GENERAL, "", fmt, ap);
     va_end(ap);
     return EXIT_TROUBLE;
 }
@@ -65,7 +141,7 @@ int fail_usage(const char *cmd, const char *fmt, ...)
     if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
         snprintf(buf, sizeof buf, "bad usage");
     va_end(ap);
-    return fail_msg("%s: %s; see '" TOOL_NAME " %s --help'", cmd, buf, cmd);
+    return fail_code(ERR_USAGE, "%s: %s; see '" TOOL_NAME " %s --help'", cmd, buf, cmd);
 }
 
 int fail_option(const char *cmd, int c, char **argv)
@@ -89,7 +165,7 @@ void warn_msg(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vline("warning: ", fmt, ap);
+    vline(NULL, "warning: ", fmt, ap);
     va_end(ap);
 }
 
@@ -152,6 +228,8 @@ int open_chain(const char *dir, unsigned flags, ac_chain **out)
         return EXIT_GOOD;
     if (rc == AC_ENOTFOUND)
         return fail_ac(&err, "check -C (or " ENV_CHAIN_DIR "); 'append' creates a new chain");
+    if (rc == AC_EIO)
+        return fail_ac(&err, "check -C and the directory's permissions");
     return fail_ac(&err, NULL);
 }
 
@@ -168,13 +246,96 @@ int close_chain(ac_chain *chain, int status)
     return status;
 }
 
-int load_signing_key(const char *path, const char *what, ac_key **out)
+/* Reads the passphrase from the first line of `path` (its line end is not
+ * part of it).  EXIT_GOOD or the exit status of the error reported. */
+static int read_passphrase_file(const char *path, char *buf, size_t cap, size_t *len)
+{
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return fail_code(ERR_INPUT, "%s: cannot open: %s; check --passphrase-file", path,
+                         strerror(errno));
+    size_t n = 0;
+    int ch;
+    while ((ch = getc(f)) != EOF && ch != '\n' && n + 1 < cap)
+        buf[n++] = (char)ch;
+    bool too_long = ch != EOF && ch != '\n';
+    bool failed = ferror(f) != 0;
+    (void)fclose(f); /* read-only */
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    *len = n;
+    if (failed)
+        return fail_code(ERR_INPUT, "%s: read failed; check --passphrase-file", path);
+    if (too_long)
+        return fail_code(ERR_INPUT, "%s: passphrase longer than %zu bytes; check "
+                                    "--passphrase-file", path, cap - 1);
+    return EXIT_GOOD;
+}
+
+/* Asks for the passphrase on the controlling terminal, without echo.
+ * 1 read, 0 there is no terminal, or the exit status of an error (2). */
+static int ask_passphrase(const char *keypath, char *buf, size_t cap, size_t *len)
+{
+    FILE *tty = fopen("/dev/tty", "r+e");
+    if (tty == NULL)
+        return 0;
+    struct termios old, quiet;
+    bool echo_off = tcgetattr(fileno(tty), &old) == 0;
+    if (echo_off) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        echo_off = tcsetattr(fileno(tty), TCSAFLUSH, &quiet) == 0;
+    }
+    (void)fprintf(tty, "Passphrase for %s: ", keypath);
+    (void)fflush(tty);
+    size_t n = 0;
+    int ch;
+    while ((ch = getc(tty)) != EOF && ch != '\n' && n + 1 < cap)
+        buf[n++] = (char)ch;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    *len = n;
+    if (echo_off)
+        (void)tcsetattr(fileno(tty), TCSAFLUSH, &old);
+    (void)fputc('\n', tty);
+    (void)fclose(tty); /* a terminal: nothing to lose */
+    if (ch == EOF && n == 0)
+        return fail_code(ERR_INPUT, "no passphrase read from the terminal; type it, or give "
+                                    "--passphrase-file FILE");
+    return 1;
+}
+
+int load_signing_key(const char *path, const char *what, const char *passphrase_file,
+                     ac_key **out)
 {
     ac_error err;
+    char pass[PASSPHRASE_MAX + 1];
+    size_t plen = 0;
+    int st = EXIT_GOOD;
     int rc = ac_key_load(out, path, &err);
+    if (rc == AC_EPASSPHRASE) {
+        /* Encrypted: the file given, else the terminal, else say how. */
+        int asked = 0;
+        if (passphrase_file != NULL)
+            st = read_passphrase_file(passphrase_file, pass, sizeof pass, &plen);
+        else if ((asked = ask_passphrase(path, pass, sizeof pass, &plen)) == 0)
+            st = fail_ac(&err, "there is no terminal to ask for it on: give --passphrase-file "
+                               "FILE (its first line is the passphrase)");
+        else if (asked != 1)
+            st = asked;
+        if (st == EXIT_GOOD)
+            rc = ac_key_load_passphrase(out, path, pass, plen, &err);
+        explicit_bzero(pass, sizeof pass);
+        if (st != EXIT_GOOD)
+            return st;
+    }
+    if (rc == AC_EPASSPHRASE)
+        return fail_ac(&err, passphrase_file != NULL ? "check the passphrase in --passphrase-file"
+                                                     : "try again with the right passphrase");
     if (rc == AC_EKEY)
-        return fail_ac(&err, "a signing key is a PKCS#8 Ed25519 private key, as 'attestchain "
-                             "keygen' writes");
+        return fail_ac(&err, "a signing key is an Ed25519 private key (PKCS#8 PEM, as "
+                             "'attestchain keygen' writes, or OpenSSH, as 'ssh-keygen -t "
+                             "ed25519' writes)");
     if (rc != AC_OK) {
         char hint[96];
         snprintf(hint, sizeof hint, "check the key file given with %s", what);
@@ -250,6 +411,13 @@ json_t *json_u64(uint64_t v)
     char dec[24];
     snprintf(dec, sizeof dec, "%llu", (unsigned long long)v);
     return json_pack("{s:s}", "$int", dec);
+}
+
+json_t *json_utc(uint64_t us)
+{
+    char t[UTC_TEXT_LEN];
+    format_utc(us, t);
+    return json_string(t);
 }
 
 json_t *json_hex(const uint8_t *bytes, size_t len)

@@ -17,6 +17,7 @@ static const command commands[] = {
     {"vkey", cmd_vkey},     {"verify-proof", cmd_verify_proof},
     {"checkpoint", cmd_checkpoint}, {"prove", cmd_prove}, {"consistency", cmd_consistency},
     {"export", cmd_export},
+    {"find", cmd_find},
 };
 
 static const char usage[] =
@@ -35,6 +36,7 @@ static const char usage[] =
     "  status            print the chain's head state\n"
     "  log               list records, oldest first\n"
     "  show INDEX        print one record in full\n"
+    "  find FILE...      the records that attest a file (or --hash HEX)\n"
     "  recover           accept a loss of records that state.cbor says were committed\n"
     "  checkpoint        sign a checkpoint of the chain (a Merkle tree head) and keep it\n"
     "  prove INDEX       write a .tlog-proof of one record\n"
@@ -67,7 +69,7 @@ static const char usage[] =
     "  attestchain keygen alice.pem\n"
     "  attestchain append -C evidence -k alice.pem -t image/jpeg \\\n"
     "      -m author=alice --meta-json '{\"roll\": 3}' a.jpg b.jpg\n"
-    "  sha256sum *.pdf | cut -c1-64 | attestchain append -C evidence \\\n"
+    "  sha256sum *.pdf | attestchain append -C evidence \\\n"
     "      -k alice.pem -t application/pdf --hash-list -\n"
     "  attestchain rotate -C evidence -k alice.pem --new-key bob.pub\n"
     "  attestchain verify -C evidence\n"
@@ -76,6 +78,7 @@ static const char usage[] =
     "  attestchain status\n"
     "  attestchain log --from 10 --to 20\n"
     "  attestchain show 0 --json\n"
+    "  attestchain find a.jpg\n"
     "\n"
     "See attestchain(1) and docs/format.md.\n";
 
@@ -107,8 +110,19 @@ static int run_help(int argc, char **argv)
     return c->run(2, args);
 }
 
+/* Whether the command line asks for JSON: then every error is JSON too, even
+ * one found before the command has parsed its options. */
+static bool wants_json(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
+    set_json_errors(wants_json(argc, argv));
     if (argc < 2)
         return fail_msg("missing command; see '" TOOL_NAME " --help'");
     const char *name = argv[1];

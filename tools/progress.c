@@ -35,7 +35,21 @@ void progress_init(progress *p, const char *label, bool bytes, uint64_t min_tota
     p->start_ms = now_ms();
 }
 
-static void draw(const progress *p, uint64_t done, uint64_t total)
+/* "1:05" or "1:02:05": time left, from the rate so far. */
+static void format_left(double secs, char *out, size_t cap)
+{
+    if (!(secs >= 0) || secs > 99.0 * 3600) {
+        snprintf(out, cap, "--:--");
+        return;
+    }
+    unsigned long s = (unsigned long)(secs + 0.5);
+    if (s >= 3600)
+        snprintf(out, cap, "%lu:%02lu:%02lu", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(out, cap, "%lu:%02lu", s / 60, s % 60);
+}
+
+static void draw(const progress *p, uint64_t done, uint64_t total, int64_t elapsed_ms)
 {
     unsigned pct = total ? (unsigned)((double)done * 100.0 / (double)total) : 0;
     unsigned fill = total ? (unsigned)((double)done * BAR_WIDTH / (double)total) : 0;
@@ -43,13 +57,20 @@ static void draw(const progress *p, uint64_t done, uint64_t total)
     for (unsigned i = 0; i < BAR_WIDTH; i++)
         bar[i] = i < fill ? '#' : ' ';
     bar[BAR_WIDTH] = '\0';
-    /* Nothing to do if the terminal went away: the bar is only a courtesy. */
+    double secs = elapsed_ms > 0 ? (double)elapsed_ms / 1000.0 : 0.001;
+    double rate = (double)done / secs; /* units per second */
+    char left[24];
+    format_left(rate > 0 ? (double)(total - done) / rate : -1, left, sizeof left);
+    /* Nothing to do if the terminal went away: the bar is only a courtesy.
+     * "\033[K" clears what a longer earlier line left behind. */
     if (p->bytes)
-        (void)fprintf(stderr, "\r%-.30s [%s] %3u%% %llu/%llu MiB", p->label, bar, pct,
-                      (unsigned long long)(done >> 20), (unsigned long long)(total >> 20));
+        (void)fprintf(stderr, "\r%-.30s [%s] %3u%% %llu/%llu MiB, %.0f MiB/s, %s left\033[K",
+                      p->label, bar, pct, (unsigned long long)(done >> 20),
+                      (unsigned long long)(total >> 20), rate / (1024.0 * 1024.0), left);
     else
-        (void)fprintf(stderr, "\r%-.30s [%s] %3u%% %llu/%llu", p->label, bar, pct,
-                      (unsigned long long)done, (unsigned long long)total);
+        (void)fprintf(stderr, "\r%-.30s [%s] %3u%% %llu/%llu, %.0f records/s, %s left\033[K",
+                      p->label, bar, pct, (unsigned long long)done, (unsigned long long)total,
+                      rate, left);
     (void)fflush(stderr);
 }
 
@@ -69,7 +90,7 @@ void progress_update(void *ctx, uint64_t done, uint64_t total)
     int64_t t = now_ms();
     if (t - p->start_ms < DELAY_MS || (p->drawn && t - p->last_ms < INTERVAL_MS && done < total))
         return;
-    draw(p, done, total);
+    draw(p, done, total, t - p->start_ms);
     p->drawn = true;
     p->last_ms = t;
 }

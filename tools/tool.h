@@ -54,8 +54,24 @@ int make_checkpoint(ac_chain *chain, const ac_key *key, const char *origin, bool
 int cmd_vkey(int argc, char **argv);
 int cmd_verify_proof(int argc, char **argv);
 
+/* issue 10 */
+int cmd_find(int argc, char **argv);
+
 /* ---------------------------------------------------------------- errors
- * Every error is ONE line on stderr, "attestchain: ...", and exit status 2. */
+ * Every error is ONE line on stderr, "attestchain: ...", and exit status 2;
+ * with --json on the command line, ONE line on stdout instead:
+ * {"error": {"code": CODE, "message": "..."}}, CODE one of ERR_* below or
+ * the name of an ac_status (io, corrupt, not_found, bad_key, ...). */
+
+#define ERR_USAGE "usage"     /* a bad command line */
+#define ERR_INPUT "input"     /* a file or line given to the tool is not what it takes */
+#define ERR_GENERAL "failed"  /* anything else */
+
+/* Errors as JSON objects on stdout from now on (main, for --json). */
+void set_json_errors(bool on);
+
+/* A failure with JSON error code `code` (ERR_*). */
+int fail_code(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prints the library's message, then "; <hint>" when hint is not NULL. */
 int fail_ac(const ac_error *err, const char *hint);
@@ -103,9 +119,15 @@ int open_chain(const char *dir, unsigned flags, ac_chain **out);
  * successful `status` into EXIT_TROUBLE. */
 int close_chain(ac_chain *chain, int status);
 
+/* Longest passphrase read from a file or the terminal, in bytes. */
+#define PASSPHRASE_MAX 1024
+
 /* Loads a private key for signing, warning when other users can read it.
- * `what` names the option for the hint ("-k"). */
-int load_signing_key(const char *path, const char *what, ac_key **out);
+ * `what` names the option for the hint ("-k").  An encrypted key takes its
+ * passphrase from the first line of `passphrase_file` when not NULL, else
+ * from the terminal (asked without echo), else fails saying so. */
+int load_signing_key(const char *path, const char *what, const char *passphrase_file,
+                     ac_key **out);
 
 /* Reports a failed append or rotation, with a hint for the usual causes. */
 int fail_append(ac_chain *chain, const ac_error *err);
@@ -122,6 +144,7 @@ void format_uuid(const uint8_t id[AC_RECORD_ID_SIZE], char out[UUID_TEXT_LEN]);
  * fail, which the callers check). */
 json_t *json_u64(uint64_t v);
 json_t *json_hex(const uint8_t *bytes, size_t len);
+json_t *json_utc(uint64_t us); /* format_utc's text */
 
 /* Sets obj[key] = value, taking the reference; false if either is NULL. */
 bool json_put(json_t *obj, const char *key, json_t *value);

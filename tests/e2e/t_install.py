@@ -58,7 +58,8 @@ class Install(unittest.TestCase):
         self.assertEqual(self.install.returncode, 0, self.install.stderr)
         for rel in ("include/attestchain.h", "lib/libattestchain.a", "lib/libattestchain.so",
                     "lib/libattestchain.so.1", "lib/pkgconfig/attestchain.pc",
-                    "bin/attestchain", "share/man/man1/attestchain.1"):
+                    "bin/attestchain", "share/man/man1/attestchain.1",
+                    "share/bash-completion/completions/attestchain"):
             self.assertTrue(os.path.exists(os.path.join(self.prefix, rel)), rel)
         with open(os.path.join(self.prefix, "lib/pkgconfig/attestchain.pc")) as f:
             self.assertIn(f"prefix={self.prefix}\n", f.read())

@@ -133,7 +133,8 @@ class InteropCase(ToolCase):
         for i, f in enumerate(batch):
             self.assertEqual(recs[3 + i][0].content_hash.hex(), acutil.sha256_file(f))
         self.assertEqual(recs[7][0].metadata, dict(META_PY, extra="yes"))
-        self.assertEqual(recs[0][0].metadata, {"n": "0"})
+        # A file appended has its base name in the metadata (append --no-name leaves it out).
+        self.assertEqual(recs[0][0].metadata, {"n": "0", "name": "single0"})
         rot = recs[8][0]
         self.assertEqual(rot.content_type, "soosef/key-rotation-v1")
         self.assertEqual(rot.metadata, {"new_pubkey": acutil.pub_hex("k2")})

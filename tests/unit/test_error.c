@@ -8,7 +8,8 @@ static void test_strerror_every_code(void **state)
 {
     (void)state;
     static const int codes[] = {AC_OK, AC_EINVAL, AC_ENOMEM, AC_EIO, AC_ECORRUPT, AC_ENOTFOUND,
-                                AC_EUNAUTHORIZED, AC_EKEY, AC_EEXIST, AC_ECRYPTO};
+                                AC_EUNAUTHORIZED, AC_EKEY, AC_EEXIST, AC_ECRYPTO,
+                                AC_EPASSPHRASE};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
         const char *s = ac_strerror(codes[i]);
         assert_non_null(s);

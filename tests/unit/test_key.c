@@ -388,10 +388,11 @@ static void test_load_rejects_bad_files(void **state)
     assert_int_equal(ac_key_load(&key, p, &err), AC_ENOTFOUND);
     assert_int_equal(err.sys_errno, ENOENT);
 
-    /* An encrypted key is refused without prompting for a passphrase. */
+    /* An encrypted key without its passphrase: AC_EPASSPHRASE, without
+     * prompting (stdin is /dev/null: a prompt would read nothing and fail). */
     sh("openssl genpkey -algorithm ed25519 -aes-256-cbc -pass pass:secret -out '%s' </dev/null",
        tu_path_in(p, sizeof p, dir, "enc.pem"));
-    assert_load_fails(p, AC_EKEY, "encrypted");
+    assert_load_fails(p, AC_EPASSPHRASE, "encrypted");
 
     /* A FIFO is not opened for a blocking read. */
     assert_int_equal(mkfifo(tu_path_in(p, sizeof p, dir, "fifo"), 0600), 0);
@@ -482,6 +483,150 @@ static void test_pubkey_load_rejects(void **state)
     tu_rmtree(dir);
 }
 
+/* ---------------------------------------------------------------- OpenSSH keys */
+
+/* The raw public key in an "ssh-ed25519 AAAA..." line, as ssh-keygen -y prints it. */
+static void ssh_line_pubkey(const char *line, uint8_t out[AC_PUBKEY_SIZE])
+{
+    const char *b64 = strchr(line, ' ');
+    assert_non_null(b64);
+    b64++;
+    uint8_t blob[64];
+    size_t n = 0;
+    assert_int_equal(sodium_base642bin(blob, sizeof blob, b64, strcspn(b64, " \n"), NULL, &n,
+                                       NULL, sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    assert_int_equal(n, 51);
+    assert_memory_equal(blob + 4, "ssh-ed25519", 11);
+    memcpy(out, blob + 19, AC_PUBKEY_SIZE);
+}
+
+/* `ssh-keygen -y` of a key file (with passphrase `pass`, or none). */
+static void ssh_keygen_pub(const char *dir, const char *key, const char *pass,
+                           uint8_t out[AC_PUBKEY_SIZE])
+{
+    char pubp[4200];
+    tu_path_in(pubp, sizeof pubp, dir, "y.pub");
+    sh("ssh-keygen -y -P '%s' -f '%s' > '%s'", pass, key, pubp);
+    char *line = tu_read_text(pubp, NULL);
+    ssh_line_pubkey(line, out);
+    free(line);
+}
+
+/* Keys ssh-keygen makes load (plain, and encrypted with their passphrase),
+ * give the public key ssh-keygen gives, and sign what it verifies. */
+static void test_openssh_keys_from_ssh_keygen(void **state)
+{
+    (void)state;
+    char dir[4096], plain[4200], enc[4200], pubfile[4300];
+    tu_tmpdir(dir, sizeof dir);
+    tu_path_in(plain, sizeof plain, dir, "id_plain");
+    tu_path_in(enc, sizeof enc, dir, "id_enc");
+    sh("ssh-keygen -q -t ed25519 -N '' -C 'plain key' -f '%s'", plain);
+    sh("ssh-keygen -q -t ed25519 -N 'pass phrase' -f '%s'", enc);
+    ac_error err;
+    uint8_t want[AC_PUBKEY_SIZE], pk[AC_PUBKEY_SIZE];
+    ac_key *key = NULL;
+
+    ssh_keygen_pub(dir, plain, "", want);
+    TU_OK(ac_key_load(&key, plain, &err));
+    ac_key_pubkey(key, pk);
+    assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
+    /* A signature ssh-keygen's key makes here is one libsodium verifies with it. */
+    uint8_t sig[AC_SIGNATURE_SIZE];
+    key_sign(key, (const uint8_t *)"m", 1, sig);
+    assert_int_equal(crypto_sign_verify_detached(sig, (const uint8_t *)"m", 1, want), 0);
+    ac_key_free(key);
+    snprintf(pubfile, sizeof pubfile, "%s.pub", plain);
+    TU_OK(ac_pubkey_load(pubfile, pk, &err));
+    assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
+    TU_OK(ac_pubkey_load(plain, pk, &err));
+    assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
+    /* A passphrase given for an unencrypted key is not needed, and harmless. */
+    TU_OK(ac_key_load_passphrase(&key, plain, "x", 1, &err));
+    ac_key_free(key);
+
+    ssh_keygen_pub(dir, enc, "pass phrase", want);
+    assert_load_fails(enc, AC_EPASSPHRASE, "passphrase is needed");
+    key = (ac_key *)&key;
+    assert_int_equal(ac_key_load_passphrase(&key, enc, "pass phrasE", 11, &err), AC_EPASSPHRASE);
+    assert_null(key);
+    assert_non_null(strstr(err.message, "wrong passphrase"));
+    TU_OK(ac_key_load_passphrase(&key, enc, "pass phrase", 11, &err));
+    ac_key_pubkey(key, pk);
+    assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
+    ac_key_free(key);
+    /* The public half of an encrypted OpenSSH key is in the clear. */
+    TU_OK(ac_pubkey_load(enc, pk, &err));
+    assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
+
+    /* Other key types are named. */
+    char ecdsa[4200];
+    tu_path_in(ecdsa, sizeof ecdsa, dir, "id_ecdsa");
+    sh("ssh-keygen -q -t ecdsa -N '' -f '%s'", ecdsa);
+    assert_load_fails(ecdsa, AC_EKEY, "found ecdsa-sha2-nistp256");
+    snprintf(pubfile, sizeof pubfile, "%s.pub", ecdsa);
+    assert_pubkey_load_fails(pubfile, AC_EKEY, "found ecdsa-sha2-nistp256");
+    tu_rmtree(dir);
+}
+
+/* keygen --format openssh: ssh-keygen reads it, re-encrypts it, and the
+ * result loads again with the passphrase. */
+static void test_save_openssh(void **state)
+{
+    (void)state;
+    char dir[4096], path[4200];
+    tu_tmpdir(dir, sizeof dir);
+    tu_path_in(path, sizeof path, dir, "ours");
+    ac_error err;
+    ac_key *key = NULL, *back = NULL;
+    uint8_t pk[AC_PUBKEY_SIZE], want[AC_PUBKEY_SIZE];
+    TU_OK(ac_key_generate(&key, &err));
+    ac_key_pubkey(key, want);
+    TU_OK(ac_key_save_as(key, path, AC_KEY_OPENSSH, "me@host", &err));
+    assert_int_equal(ac_key_save_as(key, path, AC_KEY_OPENSSH, NULL, &err), AC_EEXIST);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    ssh_keygen_pub(dir, path, "", pk);
+    assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
+    TU_OK(ac_key_load(&back, path, &err));
+    ac_key_pubkey(back, pk);
+    assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
+    ac_key_free(back);
+    sh("ssh-keygen -q -p -N 'new pass' -f '%s'", path);
+    assert_load_fails(path, AC_EPASSPHRASE, "passphrase");
+    TU_OK(ac_key_load_passphrase(&back, path, "new pass", 8, &err));
+    ac_key_pubkey(back, pk);
+    assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
+    ac_key_free(back);
+    char other[4200];
+    assert_int_equal(ac_key_save_as(key, tu_path_in(other, sizeof other, dir, "x"),
+                                    (ac_key_format)7, NULL, &err),
+                     AC_EINVAL);
+    ac_key_free(key);
+    tu_rmtree(dir);
+}
+
+/* An encrypted PKCS#8 key (openssl genpkey -aes256). */
+static void test_encrypted_pkcs8(void **state)
+{
+    (void)state;
+    char dir[4096], path[4200];
+    tu_tmpdir(dir, sizeof dir);
+    tu_path_in(path, sizeof path, dir, "enc.pem");
+    sh("openssl genpkey -algorithm ed25519 -aes256 -pass pass:sesame -out '%s' 2>/dev/null", path);
+    assert_load_fails(path, AC_EPASSPHRASE, "passphrase is needed");
+    ac_key *key = NULL;
+    ac_error err;
+    assert_int_equal(ac_key_load_passphrase(&key, path, "sesamE", 6, &err), AC_EPASSPHRASE);
+    assert_null(key);
+    TU_OK(ac_key_load_passphrase(&key, path, "sesame", 6, &err));
+    ac_key_free(key);
+    assert_pubkey_load_fails(path, AC_EPASSPHRASE, "passphrase");
+    tu_rmtree(dir);
+}
+
 static void test_file_exposed(void **state)
 {
     (void)state;
@@ -514,4 +659,6 @@ TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_load_rejects_bad_files),
         cmocka_unit_test(test_pubkey_load_formats),
         cmocka_unit_test(test_pubkey_load_rejects),
+        cmocka_unit_test(test_openssh_keys_from_ssh_keygen),
+        cmocka_unit_test(test_save_openssh), cmocka_unit_test(test_encrypted_pkcs8),
         cmocka_unit_test(test_file_exposed))
