@@ -13,12 +13,12 @@
 
 #include "tool.h"
 
-enum { OPT_ORIGIN = 256, OPT_JSON };
+enum { OPT_ORIGIN = 256, OPT_JSON, OPT_PASSPHRASE };
 
 /* Options shared by the commands of this file. */
 typedef struct pub_args {
     const char *cmd, *usage;
-    const char *dir, *key, *origin, *out;
+    const char *dir, *key, *origin, *out, *passphrase;
     bool json;
     int nargs;
     char **args;
@@ -30,6 +30,7 @@ static const struct option pub_opts[] = {
     {"origin", required_argument, NULL, OPT_ORIGIN},
     {"output", required_argument, NULL, 'o'},
     {"json", no_argument, NULL, OPT_JSON},
+    {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -46,11 +47,14 @@ static int parse_pub(int argc, char **argv, pub_args *a, const char *allowed, bo
             return fail_usage(a->cmd, "option -%c is not one of this command's", c);
         if (c == OPT_ORIGIN && !origin_ok)
             return fail_usage(a->cmd, "option --origin is not one of this command's");
+        if (c == OPT_PASSPHRASE && strchr(allowed, 'k') == NULL)
+            return fail_usage(a->cmd, "option --passphrase-file is not one of this command's");
         switch (c) {
         case 'C': a->dir = optarg; break;
         case 'k': a->key = optarg; break;
         case 'o': a->out = optarg; break;
         case OPT_ORIGIN: a->origin = optarg; break;
+        case OPT_PASSPHRASE: a->passphrase = optarg; break;
         case OPT_JSON: a->json = true; break;
         case 'h': return print_help(a->usage);
         default: return fail_option(a->cmd, c, argv);
@@ -69,7 +73,8 @@ static int parse_pub(int argc, char **argv, pub_args *a, const char *allowed, bo
 /* ---------------------------------------------------------------- checkpoint */
 
 static const char checkpoint_usage[] =
-    "usage: attestchain checkpoint -C DIR -k KEY [--origin NAME] [--json]\n"
+    "usage: attestchain checkpoint -C DIR -k KEY [--origin NAME] [--passphrase-file FILE]\n"
+    "                              [--json]\n"
     "\n"
     "Signs a checkpoint of the chain's current size (a C2SP tlog-checkpoint: the\n"
     "origin, the number of records and the root of the Merkle tree over them, as a\n"
@@ -82,6 +87,8 @@ static const char checkpoint_usage[] =
     "Options:\n"
     "  -C, --dir DIR      the chain directory (default: $ATTESTCHAIN_DIR)\n"
     "  -k, --key KEY      the authorized private key\n"
+    "      --passphrase-file FILE\n"
+    "                     the passphrase of an encrypted KEY (default: asked)\n"
     "      --origin NAME  the log's name, fixed by the first checkpoint (default:\n"
     "                     attestchain/<chain id>); no spaces or '+'\n"
     "      --json         print {\"size\": N, \"origin\": NAME, \"root\": HEX,\n"
@@ -129,7 +136,7 @@ int cmd_checkpoint(int argc, char **argv)
     if (a.key == NULL)
         return fail_usage("checkpoint", "give -k KEY, the key authorized to sign the next record");
     ac_key *key = NULL;
-    if ((st = load_signing_key(a.key, "-k", &key)) != EXIT_GOOD)
+    if ((st = load_signing_key(a.key, "-k", a.passphrase, &key)) != EXIT_GOOD)
         return st;
     ac_chain *chain = NULL;
     st = open_chain(a.dir, 0, &chain);
@@ -292,7 +299,7 @@ int cmd_consistency(int argc, char **argv)
 /* ---------------------------------------------------------------- export */
 
 static const char export_usage[] =
-    "usage: attestchain export -C DIR OUT [-k KEY] [--json]\n"
+    "usage: attestchain export -C DIR OUT [-k KEY] [--passphrase-file FILE] [--json]\n"
     "\n"
     "Publishes the chain in directory OUT as a static C2SP tlog-tiles log that any\n"
     "web server can serve: `checkpoint` (the largest kept signed checkpoint),\n"
@@ -306,6 +313,8 @@ static const char export_usage[] =
     "Options:\n"
     "  -C, --dir DIR   the chain directory (default: $ATTESTCHAIN_DIR)\n"
     "  -k, --key KEY   sign a checkpoint of the current size first\n"
+    "      --passphrase-file FILE\n"
+    "                  the passphrase of an encrypted KEY (default: asked)\n"
     "      --json      print {\"size\": N, \"old_size\": N, \"files\": N, \"bytes\": N}\n"
     "  -h, --help      print this help\n"
     "\n"
@@ -319,7 +328,7 @@ int cmd_export(int argc, char **argv)
     if (st >= 0)
         return st;
     ac_key *key = NULL;
-    if (a.key != NULL && (st = load_signing_key(a.key, "-k", &key)) != EXIT_GOOD)
+    if (a.key != NULL && (st = load_signing_key(a.key, "-k", a.passphrase, &key)) != EXIT_GOOD)
         return st;
     ac_chain *chain = NULL;
     st = open_chain(a.dir, 0, &chain);
