@@ -18,7 +18,7 @@ static const char append_usage[] =
     "usage: attestchain append -C DIR -k KEYFILE [-t TYPE] [-m KEY=VALUE]...\n"
     "                          [--meta-json JSON]... [--meta-json-file FILE]\n"
     "                          [--hash HEX]... [--hash-list FILE|-] [--no-name]\n"
-    "                          [FILE|-]...\n"
+    "                          [--checkpoint] [FILE|-]...\n"
     "\n"
     "Appends one record per FILE (its SHA-256, read as a stream; - reads standard\n"
     "input), per --hash and per line of --hash-list, in that order, all in one\n"
@@ -51,6 +51,8 @@ static const char append_usage[] =
     "      --passphrase-file FILE\n"
     "                          the passphrase of an encrypted KEYFILE: FILE's first\n"
     "                          line (default: asked on the terminal)\n"
+    "      --checkpoint        then sign a checkpoint of the new size and print it\n"
+    "                          (as 'attestchain checkpoint')\n"
     "  -h, --help              print this help\n"
     "\n"
     "KEYFILE is PKCS#8 PEM or an OpenSSH private key (ssh-keygen -t ed25519).\n"
@@ -59,7 +61,7 @@ static const char append_usage[] =
 
 static const char rotate_usage[] =
     "usage: attestchain rotate -C DIR -k OLDKEY --new-key NEWKEY\n"
-    "                          [--passphrase-file FILE]\n"
+    "                          [--passphrase-file FILE] [--checkpoint]\n"
     "\n"
     "Appends a key-rotation record, signed by OLDKEY (the chain's current key), that\n"
     "hands signing authority to NEWKEY from the next record on.  OLDKEY is never\n"
@@ -74,6 +76,8 @@ static const char rotate_usage[] =
     "      --passphrase-file FILE\n"
     "                         the passphrase of an encrypted OLDKEY: FILE's first\n"
     "                         line (default: asked on the terminal)\n"
+    "      --checkpoint       then sign a checkpoint of the new size with NEWKEY (which\n"
+    "                         must then be the new private key) and print it\n"
     "  -h, --help             print this help\n";
 
 enum {
@@ -84,6 +88,7 @@ enum {
     OPT_NO_NAME,
     OPT_NEW_KEY,
     OPT_PASSPHRASE_FILE,
+    OPT_CHECKPOINT,
 };
 
 /* A metadata option, kept in command-line order; --meta-json-file's text is
@@ -96,7 +101,7 @@ typedef struct meta_arg {
 
 typedef struct append_args {
     const char *dir, *key, *type, *hash_list, *passphrase_file;
-    bool no_name;
+    bool no_name, checkpoint;
     meta_arg *meta; /* argc slots: never more options than arguments */
     size_t nmeta;
     const char **hashes;
@@ -131,6 +136,7 @@ static const struct option append_opts[] = {
     {"hash-list", required_argument, NULL, OPT_HASH_LIST},
     {"no-name", no_argument, NULL, OPT_NO_NAME},
     {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
+    {"checkpoint", no_argument, NULL, OPT_CHECKPOINT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -156,6 +162,7 @@ static int parse_append(int argc, char **argv, append_args *a)
             break;
         case OPT_NO_NAME: a->no_name = true; break;
         case OPT_PASSPHRASE_FILE: a->passphrase_file = optarg; break;
+        case OPT_CHECKPOINT: a->checkpoint = true; break;
         case 'h': return print_help(append_usage);
         default: return fail_option("append", c, argv);
         }
@@ -597,6 +604,9 @@ static int append_entries(const append_args *a, const ac_key *key, const ac_entr
             st = print_appended(res, n);
         else
             st = fail_append(chain, &err);
+        /* The batch is durable; then its checkpoint, signed by the same key. */
+        if (st == EXIT_GOOD && a->checkpoint)
+            st = make_checkpoint(chain, key, NULL, false);
         st = close_chain(chain, st);
     }
     free(res);
@@ -666,11 +676,14 @@ static const struct option rotate_opts[] = {
     {"key", required_argument, NULL, 'k'},
     {"new-key", required_argument, NULL, OPT_NEW_KEY},
     {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
+    {"checkpoint", no_argument, NULL, OPT_CHECKPOINT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-static int rotate_with(const char *dir, const ac_key *old, const uint8_t new_pub[AC_PUBKEY_SIZE])
+/* `signer`: the new private key when a checkpoint is to follow, or NULL. */
+static int rotate_with(const char *dir, const ac_key *old, const uint8_t new_pub[AC_PUBKEY_SIZE],
+                       const ac_key *signer)
 {
     ac_chain *chain = NULL;
     int st = open_chain(dir, 0, &chain);
@@ -682,12 +695,15 @@ static int rotate_with(const char *dir, const ac_key *old, const uint8_t new_pub
         st = print_appended(&res, 1);
     else
         st = fail_append(chain, &err);
+    if (st == EXIT_GOOD && signer != NULL)
+        st = make_checkpoint(chain, signer, NULL, false);
     return close_chain(chain, st);
 }
 
 int cmd_rotate(int argc, char **argv)
 {
     const char *dir = NULL, *old_path = NULL, *new_path = NULL, *passphrase_file = NULL;
+    bool checkpoint = false;
     getopt_reset();
     int c;
     while ((c = getopt_long(argc, argv, ":C:k:h", rotate_opts, NULL)) != -1) {
@@ -696,6 +712,7 @@ int cmd_rotate(int argc, char **argv)
         case 'k': old_path = optarg; break;
         case OPT_NEW_KEY: new_path = optarg; break;
         case OPT_PASSPHRASE_FILE: passphrase_file = optarg; break;
+        case OPT_CHECKPOINT: checkpoint = true; break;
         case 'h': return print_help(rotate_usage);
         default: return fail_option("rotate", c, argv);
         }
@@ -714,10 +731,14 @@ int cmd_rotate(int argc, char **argv)
     if (rc != AC_OK)
         return fail_ac(&err, "give --new-key a private key, a public key (PEM or ssh-ed25519) "
                              "or 64 hex digits");
-    ac_key *old = NULL;
+    ac_key *old = NULL, *signer = NULL;
     int st = load_signing_key(old_path, "-k", passphrase_file, &old);
+    /* A checkpoint after the rotation is the new key's to sign. */
+    if (st == EXIT_GOOD && checkpoint && ac_key_load(&signer, new_path, &err) != AC_OK)
+        st = fail_ac(&err, "--checkpoint needs --new-key to be the new private key file");
     if (st == EXIT_GOOD)
-        st = rotate_with(dir, old, new_pub);
+        st = rotate_with(dir, old, new_pub, signer);
     ac_key_free(old);
+    ac_key_free(signer);
     return st;
 }

@@ -125,6 +125,23 @@ class Checkpoint(Base):
         self.verify(c, want_exit=0)
 
 
+class AfterTheBatch(Base):
+    def test_append_and_rotate_checkpoint(self):
+        c = self.path("c")
+        out = self.ok("append", "-C", c, "-k", self.k, "--hash", "ab" * 32, "--checkpoint").stdout
+        self.assertIn("\n1\n", out)  # the lines, then the checkpoint of size 1
+        self.assertTrue(os.path.exists(self.cp(c, 1)))
+        k2 = self.path("k2.pem")
+        self.ok("keygen", k2)
+        pub = self.write("k2.pub", self.ok("pubkey", k2).stdout)
+        p = self.fails(2, "rotate", "-C", c, "-k", self.k, "--new-key", pub, "--checkpoint")
+        self.assertIn("new private key", p.stderr)
+        self.assertFalse(os.path.exists(self.cp(c, 2)))
+        self.ok("rotate", "-C", c, "-k", self.k, "--new-key", k2, "--checkpoint")
+        self.assertTrue(os.path.exists(self.cp(c, 2)))
+        self.verify(c, want_exit=0)
+
+
 class Export(Base):
     def test_incremental_and_refusals(self):
         c = self.chain(300)
