@@ -1,17 +1,15 @@
 /* Finding the records of some content: "was this file attested, when, by
- * whom?".  One sequential pass over the chain through the public iterator,
- * with no cache to trust or keep valid: each record is hashed and decoded
- * anyway by the iterator, so following its index, its link and the signing
- * authority costs a compare each, and only the records reported (and the
- * rare rotations, which move the authority) pay for an Ed25519 check.  So a
+ * whom?".  One walk of the chain (walk.c, at the depth of a rebuild), with no
+ * cache to trust or keep valid: each record is decoded and hashed anyway, on
+ * every core, and the fold follows its index, its link and the signing
+ * authority at a compare each; only the records reported (and the rare
+ * rotations, which move the authority) pay for an Ed25519 check.  So a
  * record reported is one that verification accepts as far as the scan
  * reached it: in place, linked to every record before it, signed by the key
  * authorized there (format section 8; section 6: a record shown to a user
  * has its own signature, chain_index and link checked). */
 #include <stdlib.h>
 #include <string.h>
-
-#include <sodium.h>
 
 #include "internal.h"
 
@@ -46,84 +44,88 @@ static const wanted *wanted_find(const wanted *w, size_t n, const uint8_t hash[A
     return lo < n && memcmp(w[lo].hash, hash, AC_HASH_SIZE) == 0 ? &w[lo] : NULL;
 }
 
-/* What the scan carries from record to record. */
-typedef struct scan {
-    const char *dir;
-    uint8_t prev_hash[AC_HASH_SIZE];
-    uint8_t signer[AC_PUBKEY_SIZE]; /* authorized for the next record */
-    key_set retired;
-    uint8_t *scratch; /* canonical bytes */
-} scan;
+/* What the walk's callback needs. */
+typedef struct finder {
+    ac_chain *c;
+    fold *f;
+    const wanted *w;
+    size_t n;
+    ac_find_fn found;
+    void *ctx;
+    ac_progress_fn progress;
+    void *progress_ctx;
+    uint64_t total;
+    int rc;       /* AC_OK, or why the walk stopped */
+    ac_error *err;
+} finder;
 
-static int corrupt(const scan *s, uint64_t i, const char *why, ac_error *err)
+/* After each record the fold accepted (its index, link, signer and any
+ * rotation checked): a wanted one has its own signature checked, then goes
+ * to the caller. */
+static int on_record(void *ctx, const fold_in *in)
 {
-    return ac_fail(err, AC_ECORRUPT, (int64_t)i, "%s/" AC_CHAIN_FILE ": record %llu: %s", s->dir,
-                   (unsigned long long)i, why);
-}
-
-static bool signature_ok(scan *s, const uint8_t *body, size_t len, const ac_rec *view)
-{
-    size_t clen = rec_canonical(body, len, view, s->scratch);
-    return crypto_sign_verify_detached(view->signature, s->scratch, clen, view->signer) == 0;
-}
-
-/* Checks record `rec` against the one before it and moves the authority on;
- * `found` asks for its signature to be checked too. */
-static int scan_record(scan *s, const ac_record *rec, bool found, ac_error *err)
-{
-    uint64_t i = ac_record_index(rec);
-    size_t len;
-    const uint8_t *body = ac_record_bytes(rec, &len);
-    const ac_rec view = *record_view(rec); /* decoded and checked by the iterator */
-    if (i == 0)
-        memcpy(s->signer, view.signer, AC_PUBKEY_SIZE); /* the genesis signer */
-    if (memcmp(view.prev_hash, s->prev_hash, AC_HASH_SIZE) != 0)
-        return corrupt(s, i, i == 0 ? "record 0 has a non-zero prev_hash"
-                                    : "its prev_hash is not the hash of the record before it",
-                       err);
-    if (memcmp(view.signer, s->signer, AC_PUBKEY_SIZE) != 0)
-        return corrupt(s, i, "signed by a key not authorized there", err);
-    uint8_t new_key[AC_PUBKEY_SIZE];
-    int is_rotation = rec_rotation(&view, new_key);
-    if (is_rotation < 0)
-        return corrupt(s, i, "a malformed key rotation", err);
-    if ((found || is_rotation == 1) && !signature_ok(s, body, len, &view))
-        return corrupt(s, i, "its signature does not verify", err);
-    if (is_rotation == 1 && authority_rotate(&s->retired, s->signer, new_key) != AC_OK)
-        return ac_fail(err, AC_ENOMEM, (int64_t)i, "%s: no memory for the key history", s->dir);
-    memcpy(s->prev_hash, ac_record_hash(rec), AC_HASH_SIZE);
-    return AC_OK;
-}
-
-static int find_scan(ac_chain *chain, scan *s, const wanted *w, size_t n, ac_find_fn found,
-                     void *ctx, ac_progress_fn progress, void *progress_ctx, ac_error *err)
-{
-    ac_state st;
-    int rc = ac_chain_state(chain, &st, err);
-    if (rc == AC_ENOTFOUND)
-        return AC_OK; /* an empty chain holds nothing */
-    if (rc != AC_OK)
-        return rc;
-    ac_iter *it = NULL;
-    rc = ac_iter_open(chain, 0, UINT64_MAX, &it, err);
-    ac_record *rec = NULL;
-    while (rc == AC_OK && (rc = ac_iter_next(it, &rec, err)) == 1) {
-        const wanted *hit = wanted_find(w, n, ac_record_content_hash(rec));
-        rc = scan_record(s, rec, hit != NULL, err);
-        for (; rc == AC_OK && hit != NULL && hit < w + n &&
-               memcmp(hit->hash, ac_record_content_hash(rec), AC_HASH_SIZE) == 0;
-             hit++)
-            if (found(ctx, hit->which, rec) != 0)
-                rc = 1; /* the caller has seen enough */
-        uint64_t done = ac_record_index(rec) + 1;
-        ac_record_free(rec);
-        if (rc == AC_OK && progress != NULL && done % PROGRESS_EVERY == 0)
-            progress(progress_ctx, done, st.record_count);
+    finder *x = ctx;
+    const wanted *hit = wanted_find(x->w, x->n, in->rec.content_hash);
+    if (hit == NULL)
+        return 0;
+    uint64_t i = in->rec.chain_index;
+    int sig = in->sig >= 0 ? in->sig : fold_check_sig(x->f, in->body, in->len, &in->rec,
+                                                      in->rec.signer);
+    if (sig != 1) {
+        x->rc = sig < 0 ? ac_fail(x->err, AC_ENOMEM, -1, "out of memory")
+                        : ac_fail(x->err, AC_ECORRUPT, (int64_t)i, "%s/" AC_CHAIN_FILE
+                                  ": record %llu: its signature does not verify; run verify",
+                                  x->c->dir, (unsigned long long)i);
+        return 1;
     }
-    ac_iter_free(it);
-    if (rc >= 0 && progress != NULL)
-        progress(progress_ctx, st.record_count, st.record_count);
-    return rc < 0 ? rc : AC_OK;
+    ac_record *rec;
+    const char *why = "";
+    if (record_new(in->body, in->len, in->off, in->hash, &rec, &why) != AC_OK) {
+        x->rc = ac_fail(x->err, AC_ENOMEM, (int64_t)i, "out of memory");
+        return 1;
+    }
+    int stop = 0;
+    for (; hit < x->w + x->n && memcmp(hit->hash, in->rec.content_hash, AC_HASH_SIZE) == 0; hit++)
+        if (x->found(x->ctx, hit->which, rec) != 0) {
+            stop = 1; /* the caller has seen enough */
+            break;
+        }
+    ac_record_free(rec);
+    return stop;
+}
+
+static void on_progress(void *ctx, uint64_t next_index)
+{
+    finder *x = ctx;
+    if (x->progress != NULL)
+        x->progress(x->progress_ctx, next_index, x->total);
+}
+
+/* One walk of the chain from record 0, at the rebuild's depth. */
+static int find_walk(finder *x, ac_error *err)
+{
+    ac_chain *c = x->c;
+    int rc = state_sync(c, NULL); /* damage is for the walk to meet */
+    if (rc != AC_OK && rc != AC_ECORRUPT)
+        return state_sync(c, err);
+    if (c->fd < 0 || c->seen_size == 0)
+        return AC_OK; /* an empty chain holds nothing */
+    fold f;
+    fold_init(&f);
+    x->f = &f;
+    x->total = c->damaged ? c->damage_index + 1 : c->f.st.record_count;
+    walk_opts o = {.end = UINT64_MAX, .threads = 0, .each = on_record,
+                   .progress = on_progress, .ctx = x};
+    walk_end e;
+    rc = chain_walk(c, &f, c->seen_size, &o, &e, err);
+    if (rc == AC_OK && x->rc != AC_OK)
+        rc = x->rc;
+    else if (rc == AC_OK && e.kind == WALK_FAILED)
+        rc = ac_fail(err, AC_ECORRUPT, (int64_t)e.index, "%s/" AC_CHAIN_FILE ": record %llu: %s; "
+                     "run verify", c->dir, (unsigned long long)e.index,
+                     e.detail ? e.detail : ac_reason_name(e.reason));
+    fold_free(&f);
+    return rc;
 }
 
 int ac_find(ac_chain *chain, const uint8_t (*hashes)[AC_HASH_SIZE], size_t n, ac_find_fn found,
@@ -133,23 +135,19 @@ int ac_find(ac_chain *chain, const uint8_t (*hashes)[AC_HASH_SIZE], size_t n, ac
         return ac_fail(err, AC_EINVAL, -1, "find: no chain, hashes or callback");
     if (n > SIZE_MAX / sizeof(wanted))
         return ac_fail(err, AC_EINVAL, -1, "find: too many hashes");
-    if (sodium_init() < 0)
-        return ac_fail(err, AC_ECRYPTO, -1, "libsodium failed to initialise");
     wanted *w = malloc((n ? n : 1) * sizeof *w);
-    scan s = {.dir = ac_chain_dir(chain), .scratch = malloc(AC_MAX_RECORD_SIZE)};
-    int rc = AC_OK;
-    if (w == NULL || s.scratch == NULL)
-        rc = ac_fail(err, AC_ENOMEM, -1, "%s: no memory to search the chain", s.dir);
-    for (size_t i = 0; rc == AC_OK && i < n; i++) {
+    if (w == NULL)
+        return ac_fail(err, AC_ENOMEM, -1, "%s: no memory to search the chain", chain->dir);
+    for (size_t i = 0; i < n; i++) {
         memcpy(w[i].hash, hashes[i], AC_HASH_SIZE);
         w[i].which = i;
     }
-    if (rc == AC_OK) {
-        qsort(w, n, sizeof *w, wanted_cmp);
-        rc = find_scan(chain, &s, w, n, found, ctx, progress, progress_ctx, err);
-    }
-    key_set_free(&s.retired);
-    free(s.scratch);
+    qsort(w, n, sizeof *w, wanted_cmp);
+    finder x = {.c = chain, .w = w, .n = n, .found = found, .ctx = ctx, .progress = progress,
+                .progress_ctx = progress_ctx, .err = err};
+    int rc = find_walk(&x, err);
+    if (rc == AC_OK && progress != NULL)
+        progress(progress_ctx, x.total, x.total);
     free(w);
     return rc;
 }

@@ -444,19 +444,20 @@ ac_reason fold_step(fold *f, fold_in *in, const char **detail, int *rc);
 
 /* ---------------------------------------------------------------- walk.c */
 
-enum { WALK_FAILED = 100, WALK_RANGE_DONE };
+enum { WALK_FAILED = 100, WALK_RANGE_DONE, WALK_STOPPED };
 
 typedef struct walk_opts {
     bool check_sig;   /* verify every signature (verification) */
     uint64_t end;     /* last index to fold; UINT64_MAX: to the end */
     unsigned threads; /* 0: one per online CPU */
-    void (*each)(void *ctx, const fold_in *in); /* after each record folded */
+    int (*each)(void *ctx, const fold_in *in); /* after each record folded:
+                                                   nonzero stops the walk there */
     void (*progress)(void *ctx, uint64_t next_index);
     void *ctx;
 } walk_opts;
 
 typedef struct walk_end {
-    int kind;         /* SCAN_END, SCAN_TORN, WALK_RANGE_DONE, WALK_FAILED */
+    int kind;         /* SCAN_END, SCAN_TORN, WALK_RANGE_DONE, WALK_FAILED, WALK_STOPPED */
     ac_reason reason; /* WALK_FAILED: why (AC_REASON_FRAME for a damaged prefix) */
     const char *detail;
     uint64_t index;   /* the failing record, or the first not folded */

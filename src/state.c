@@ -272,22 +272,23 @@ typedef struct offsets {
     bool failed;
 } offsets;
 
-static void note_offset(void *ctx, const fold_in *in)
+static int note_offset(void *ctx, const fold_in *in)
 {
     offsets *o = ctx;
     if (o->failed)
-        return;
+        return 0;
     if (o->n == o->cap) {
         size_t cap = o->cap ? 2 * o->cap : 4096;
         uint64_t *p = realloc(o->v, cap * sizeof *p);
         if (p == NULL) {
             o->failed = true; /* only the index loses them */
-            return;
+            return 0;
         }
         o->v = p;
         o->cap = cap;
     }
     o->v[o->n++] = in->off;
+    return 0;
 }
 
 static void remember_damage(ac_chain *c, const walk_end *e, ac_error *err)

@@ -116,7 +116,7 @@ static void check_witnesses(vstate *vs, const fold_in *v)
 }
 
 /* After each record that passed every check of the fold. */
-static void on_record(void *ctx, const fold_in *v)
+static int on_record(void *ctx, const fold_in *v)
 {
     vstate *vs = ctx;
     ac_report *rep = vs->rep;
@@ -140,6 +140,7 @@ static void on_record(void *ctx, const fold_in *v)
             if (mrange_root(&vs->tree, vs->hasher, vs->roots[vs->next_kept++]) != AC_OK)
                 vs->tree_failed = true;
     }
+    return 0;
 }
 
 static void on_progress(void *ctx, uint64_t next_index)

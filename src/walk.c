@@ -164,9 +164,10 @@ static void flush(walker *w, size_t n)
                                  .index = w->f->st.record_count, .off = in->off};
             w->stop = true;
         } else {
-            if (w->o->each)
-                w->o->each(w->o->ctx, in);
-            if (in->rec.chain_index == w->o->end) {
+            if (w->o->each != NULL && w->o->each(w->o->ctx, in) != 0) {
+                *w->end = (walk_end){.kind = WALK_STOPPED, .index = in->rec.chain_index + 1};
+                w->stop = true;
+            } else if (in->rec.chain_index == w->o->end) {
                 *w->end = (walk_end){.kind = WALK_RANGE_DONE, .index = w->o->end + 1};
                 w->stop = true;
             }
