@@ -70,7 +70,7 @@ class Tlog(ToolCase):
         self.assertTrue(v["valid"])
         self.assertEqual((v["index"], v["origin"], v["tree_size"]), (2, ORIGIN, 6))
         self.assertEqual(v["record"]["content_hash"], acutil.sha256_file(self.files[2]))
-        self.assertEqual(v["record"]["metadata"], {"author": "alice"})
+        self.assertEqual(v["record"]["metadata"], {"author": "alice", "name": "p2.jpg"})
         self.assertFalse(v["content_checked"])
         # From standard input, and against an older checkpoint.
         with open(proof, "rb") as f:
