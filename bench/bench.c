@@ -417,7 +417,7 @@ static ac_chain *open_chain(const char *dir, unsigned flags)
 {
     ac_chain *c;
     ac_error err;
-    check_ac(ac_chain_open(&c, dir, flags, &err), &err, dir);
+    check_ac(ac_chain_open(dir, flags, &c, &err), &err, dir);
     return c;
 }
 
@@ -619,7 +619,7 @@ static void verify_child(bench *b, unsigned threads, uint64_t end, int wfd)
     vres r = {0};
     ac_chain *c;
     ac_error err;
-    r.rc = ac_chain_open(&c, b->big, AC_OPEN_READONLY, &err);
+    r.rc = ac_chain_open(b->big, AC_OPEN_READONLY, &c, &err);
     if (r.rc == AC_OK) {
         ac_verify_options o;
         ac_report *rep;
@@ -1255,7 +1255,7 @@ static double lib_sha256_file(void *p, unsigned round)
     ac_error err;
     (void)round;
     double t = now_s();
-    check_ac(ac_sha256_file(x->openssl_argv[3], x->hash, NULL, NULL, &err), &err,
+    check_ac(ac_sha256_file(x->openssl_argv[3], NULL, NULL, x->hash, &err), &err,
              "ac_sha256_file");
     return now_s() - t;
 }

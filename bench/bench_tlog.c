@@ -112,7 +112,7 @@ static uint8_t *one_record(const ac_key *key, size_t *len)
     ac_entry e = {.content_type = "image/jpeg"};
     memset(e.content_hash, 0x11, sizeof e.content_hash);
     ac_record *r;
-    if (ac_chain_open(&c, dir, AC_OPEN_CREATE, &err) != AC_OK ||
+    if (ac_chain_open(dir, AC_OPEN_CREATE, &c, &err) != AC_OK ||
         ac_append(c, key, &e, NULL, &err) != AC_OK || ac_chain_get(c, 0, &r, &err) != AC_OK)
         fatal("making a record", &err);
     const uint8_t *b = ac_record_bytes(r, len);

@@ -82,7 +82,7 @@ static void chain_checks_init(const char *tag)
         char path[4096];
         int w = snprintf(path, sizeof path, "%s/keys/%s.pem", AC_FUZZ_VECTORS, key_names[i]);
         FUZZ_SETUP(w > 0 && (size_t)w < sizeof path);
-        FUZZ_SETUP(ac_key_load(&keys[i], path, NULL) == AC_OK);
+        FUZZ_SETUP(ac_key_load(path, &keys[i], NULL) == AC_OK);
         ac_key_pubkey(keys[i], pubs[i]);
     }
     fuzz_tmpdir(work_dir, sizeof work_dir, tag);
@@ -143,7 +143,7 @@ static void same_verdict(const verdict *a, const verdict *b, const char *what)
 static verdict verify_dir(unsigned flags, unsigned threads)
 {
     ac_chain *c;
-    FUZZ_CHECK(ac_chain_open(&c, work_dir, flags, NULL) == AC_OK, "reopen failed");
+    FUZZ_CHECK(ac_chain_open(work_dir, flags, &c, NULL) == AC_OK, "reopen failed");
     verdict v = verify_with(c, threads);
     FUZZ_CHECK(ac_chain_close(c, NULL) == AC_OK, "close failed");
     return v;
@@ -422,7 +422,7 @@ static verdict chain_checks_run(const uint8_t *data, size_t size)
     fuzz_write_file(work_dir, AC_CHAIN_FILE, data, size);
     ac_chain *c;
     ac_error err;
-    int rc = ac_chain_open(&c, work_dir, 0, &err);
+    int rc = ac_chain_open(work_dir, 0, &c, &err);
     FUZZ_CHECK(rc == AC_OK, "open failed on content: %s", err.message);
     verdict one = verify_with(c, 1);
     verdict two = verify_with(c, 2);

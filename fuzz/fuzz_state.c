@@ -128,7 +128,7 @@ static void run_ops(const char *dir, unsigned flags, results *r)
 {
     memset(r, 0, sizeof *r);
     ac_chain *c = NULL;
-    r->open_rc = ac_chain_open(&c, dir, (flags & FS_READONLY) ? AC_OPEN_READONLY : 0, NULL);
+    r->open_rc = ac_chain_open(dir, (flags & FS_READONLY) ? AC_OPEN_READONLY : 0, &c, NULL);
     if (r->open_rc != AC_OK)
         return;
     ac_chain_set_threads(c, 1);
@@ -251,7 +251,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     for (size_t i = 0; i < 3; i++) {
         int w = snprintf(path, sizeof path, "%s/keys/k%zu.pem", AC_FUZZ_VECTORS, i + 1);
         FUZZ_SETUP(w > 0 && (size_t)w < sizeof path);
-        FUZZ_SETUP(ac_key_load(&keys[i], path, NULL) == AC_OK);
+        FUZZ_SETUP(ac_key_load(path, &keys[i], NULL) == AC_OK);
     }
     fuzz_tmpdir(work_dir, sizeof work_dir, "state");
     fuzz_tmpdir(ref_dir, sizeof ref_dir, "state-ref");
@@ -260,7 +260,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* The truth: the chain alone, read-only so that no cache is made. */
     ac_chain *c;
     ac_state st;
-    FUZZ_SETUP(ac_chain_open(&c, work_dir, AC_OPEN_READONLY, NULL) == AC_OK);
+    FUZZ_SETUP(ac_chain_open(work_dir, AC_OPEN_READONLY, &c, NULL) == AC_OK);
     FUZZ_SETUP(ac_chain_state(c, &st, NULL) == AC_OK && st.record_count < MAX_RECS);
     FUZZ_SETUP(ac_chain_close(c, NULL) == AC_OK);
     chain_records = st.record_count;
@@ -321,7 +321,7 @@ static void check_append(const results *want, size_t len)
             key = keys[i];
     }
     ac_chain *c;
-    FUZZ_CHECK(ac_chain_open(&c, work_dir, 0, NULL) == AC_OK, "open for append failed");
+    FUZZ_CHECK(ac_chain_open(work_dir, 0, &c, NULL) == AC_OK, "open for append failed");
     ac_entry e;
     memset(&e, 0, sizeof e);
     e.content_type = "application/x-fuzz";
@@ -349,7 +349,7 @@ static void check_append(const results *want, size_t len)
                (unsigned long long)out.index, (unsigned long long)before);
     fuzz_unlink(work_dir, AC_STATE_FILE);
     fuzz_unlink(work_dir, AC_INDEX_FILE);
-    FUZZ_CHECK(ac_chain_open(&c, work_dir, AC_OPEN_READONLY, NULL) == AC_OK, "reopen failed");
+    FUZZ_CHECK(ac_chain_open(work_dir, AC_OPEN_READONLY, &c, NULL) == AC_OK, "reopen failed");
     ac_verify_options opt;
     ac_verify_options_init(&opt);
     opt.threads = 1;

@@ -172,7 +172,7 @@ static void state_of_prefix(const uint8_t *chain, size_t len, uint64_t records, 
     ac_chain *c;
     ac_state s;
     ac_record *rec;
-    FUZZ_SETUP(ac_chain_open(&c, dir, 0, NULL) == AC_OK);
+    FUZZ_SETUP(ac_chain_open(dir, 0, &c, NULL) == AC_OK);
     FUZZ_SETUP(ac_chain_state(c, &s, NULL) == AC_OK);
     FUZZ_SETUP(ac_chain_get(c, s.head_index, &rec, NULL) == AC_OK); /* makes index.bin */
     ac_record_free(rec);

@@ -19,7 +19,7 @@ typedef struct fuzz_tlog_keys {
 static inline void fuzz_tlog_keys_load(fuzz_tlog_keys *k)
 {
     char path[4096];
-    FUZZ_SETUP(ac_key_load(&k->k1, AC_FUZZ_VECTORS "/keys/k1.pem", NULL) == AC_OK);
+    FUZZ_SETUP(ac_key_load(AC_FUZZ_VECTORS "/keys/k1.pem", &k->k1, NULL) == AC_OK);
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, AC_FUZZ_VECTORS "/keys/k%d.pub", i + 1);
         FUZZ_SETUP(ac_pubkey_load(path, k->signers[i], NULL) == AC_OK);

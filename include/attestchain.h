@@ -83,28 +83,28 @@ void ac_free(void *p);
 /* ---------------------------------------------------------------- hashing */
 
 /* SHA-256 of a buffer (OpenSSL, with the CPU's SHA instructions). */
-int ac_sha256(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err);
+ac_status ac_sha256(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err);
 
 /* Called during long work: `done` of `total` units (bytes or records). */
 typedef void (*ac_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 /* SHA-256 of a file, streamed in large reads (never the whole file in memory).
  * `progress` may be NULL. */
-int ac_sha256_file(const char *path, uint8_t out[AC_HASH_SIZE], ac_progress_fn progress,
-                   void *progress_ctx, ac_error *err);
+ac_status ac_sha256_file(const char *path, ac_progress_fn progress, void *progress_ctx,
+                         uint8_t out[AC_HASH_SIZE], ac_error *err);
 
 /* Lowercase hex of `len` bytes into `out`, which holds 2*len+1 chars. */
 void ac_hex_encode(const uint8_t *in, size_t len, char *out);
 
 /* Exactly 2*len hex digits (either case) into `len` bytes. AC_EINVAL otherwise. */
-int ac_hex_decode(const char *hex, uint8_t *out, size_t len, ac_error *err);
+ac_status ac_hex_decode(const char *hex, uint8_t *out, size_t len, ac_error *err);
 
 /* ---------------------------------------------------------------- keys */
 
 typedef struct ac_key ac_key; /* an Ed25519 signing key; its secret is wiped on free */
 
 /* A new key from the system's randomness (libsodium). */
-int ac_key_generate(ac_key **out, ac_error *err);
+ac_status ac_key_generate(ac_key **out, ac_error *err);
 
 /* Loads an Ed25519 private key: PKCS#8 PEM ("BEGIN PRIVATE KEY"), as written
  * by `openssl genpkey -algorithm ed25519`, or an OpenSSH private key ("BEGIN
@@ -112,14 +112,14 @@ int ac_key_generate(ac_key **out, ac_error *err);
  * key (PKCS#8 "BEGIN ENCRYPTED PRIVATE KEY", or OpenSSH with a passphrase) is
  * AC_EPASSPHRASE: load it with ac_key_load_passphrase.  Any other key type, a
  * damaged or empty file or a directory is AC_EKEY (or AC_EIO / AC_ENOTFOUND). */
-int ac_key_load(ac_key **out, const char *path, ac_error *err);
+ac_status ac_key_load(const char *path, ac_key **out, ac_error *err);
 
 /* As ac_key_load, decrypting an encrypted key with the `len` bytes of
  * `passphrase` (OpenSSH: bcrypt_pbkdf with aes256-ctr, aes128-ctr, aes192-ctr,
  * aes256-cbc; PKCS#8: whatever OpenSSL reads).  A wrong passphrase is
  * AC_EPASSPHRASE.  An unencrypted key loads whatever the passphrase. */
-int ac_key_load_passphrase(ac_key **out, const char *path, const char *passphrase, size_t len,
-                           ac_error *err);
+ac_status ac_key_load_passphrase(const char *path, const char *passphrase, size_t len, ac_key **out,
+                                 ac_error *err);
 
 /* Key file formats for ac_key_save_as. */
 typedef enum ac_key_format {
@@ -130,12 +130,12 @@ typedef enum ac_key_format {
 
 /* Writes the key as PKCS#8 PEM to a new file created with O_EXCL, mode 0600,
  * and fsyncs it.  AC_EEXIST if the path exists: a key is never overwritten. */
-int ac_key_save(const ac_key *key, const char *path, ac_error *err);
+ac_status ac_key_save(const ac_key *key, const char *path, ac_error *err);
 
 /* As ac_key_save, in the format given; `comment` (NULL: none) goes into an
  * OpenSSH key's comment field. */
-int ac_key_save_as(const ac_key *key, const char *path, ac_key_format format,
-                   const char *comment, ac_error *err);
+ac_status ac_key_save_as(const ac_key *key, const char *path, ac_key_format format,
+                         const char *comment, ac_error *err);
 
 /* 1 if the file at `path` can be read by its group or by others, 0 if not. */
 int ac_key_file_exposed(const char *path, ac_error *err);
@@ -151,7 +151,7 @@ void ac_key_free(ac_key *key);
  * ("ssh-ed25519 AAAA... comment", as in id_ed25519.pub or authorized_keys), a
  * PKCS#8 private key or an OpenSSH private key, encrypted or not (whose public
  * half is taken; an encrypted PKCS#8 key is AC_EPASSPHRASE). */
-int ac_pubkey_load(const char *path, uint8_t out[AC_PUBKEY_SIZE], ac_error *err);
+ac_status ac_pubkey_load(const char *path, uint8_t out[AC_PUBKEY_SIZE], ac_error *err);
 
 /* ---------------------------------------------------------------- metadata */
 
@@ -160,11 +160,11 @@ int ac_pubkey_load(const char *path, uint8_t out[AC_PUBKEY_SIZE], ac_error *err)
  * null), at most AC_MAX_DEPTH - 1 levels deep.  Keys are unique. */
 typedef struct ac_meta ac_meta;
 
-int ac_meta_new(ac_meta **out, ac_error *err);
+ac_status ac_meta_new(ac_meta **out, ac_error *err);
 void ac_meta_free(ac_meta *meta);
 
 /* Adds a text value. AC_EINVAL if the key is already present or not UTF-8. */
-int ac_meta_set_text(ac_meta *meta, const char *key, const char *value, ac_error *err);
+ac_status ac_meta_set_text(ac_meta *meta, const char *key, const char *value, ac_error *err);
 
 /* Adds every member of a JSON object.  JSON maps to CBOR as: object -> map,
  * array -> array, string -> text, integer -> integer, true/false/null.  Below
@@ -174,7 +174,7 @@ int ac_meta_set_text(ac_meta *meta, const char *key, const char *value, ac_error
  * one of these names).  Numbers with a fraction or exponent are rejected (the
  * format has no floats), as are keys already present and nesting past the
  * limit. */
-int ac_meta_add_json(ac_meta *meta, const char *json, ac_error *err);
+ac_status ac_meta_add_json(ac_meta *meta, const char *json, ac_error *err);
 
 /* Number of keys. */
 size_t ac_meta_count(const ac_meta *meta);
@@ -189,12 +189,12 @@ typedef struct ac_chain ac_chain;
 /* Opens the chain in directory `dir`.  With a valid state.cbor and index.bin
  * this reads no records.  Without AC_OPEN_CREATE a missing directory is
  * AC_ENOTFOUND; an empty or missing chain.bin is an empty chain. */
-int ac_chain_open(ac_chain **out, const char *dir, unsigned flags, ac_error *err);
+ac_status ac_chain_open(const char *dir, unsigned flags, ac_chain **out, ac_error *err);
 
 /* Writes state.cbor if this handle appended (the checkpoint is deferred while
  * appending, see docs/format.md), then frees the handle.  The handle is freed
  * even when the write fails. NULL is fine. */
-int ac_chain_close(ac_chain *chain, ac_error *err);
+ac_status ac_chain_close(ac_chain *chain, ac_error *err);
 
 /* Worker threads for verification; 0 means one per online CPU (default). */
 void ac_chain_set_threads(ac_chain *chain, unsigned threads);
@@ -218,7 +218,7 @@ typedef struct ac_state {
 
 /* The chain's head state, checked against chain.bin (rebuilt from it when the
  * cache is stale).  AC_ENOTFOUND if the chain is empty. */
-int ac_chain_state(ac_chain *chain, ac_state *out, ac_error *err);
+ac_status ac_chain_state(ac_chain *chain, ac_state *out, ac_error *err);
 
 /* 1 if the chain holds no complete record, 0 if it does. */
 int ac_chain_is_empty(ac_chain *chain, ac_error *err);
@@ -253,17 +253,17 @@ typedef struct ac_record ac_record; /* one decoded record */
  * only to decode with its own chain_index.  For speed where the chain was
  * verified; show a user ac_chain_get_verified's record.  AC_ENOTFOUND past
  * the head; AC_ECORRUPT if the frame does not decode. */
-int ac_chain_get(ac_chain *chain, uint64_t index, ac_record **out, ac_error *err);
+ac_status ac_chain_get(ac_chain *chain, uint64_t index, ac_record **out, ac_error *err);
 
 /* Record `index`, checked as docs/format.md section 6 asks of a record shown
  * to a user: its chain_index, its signature by the key authorized at that
  * index, and its link to the record after it (for the head: the head hash).
  * AC_ECORRUPT naming the failure when it does not pass. */
-int ac_chain_get_verified(ac_chain *chain, uint64_t index, ac_record **out, ac_error *err);
+ac_status ac_chain_get_verified(ac_chain *chain, uint64_t index, ac_record **out, ac_error *err);
 
 /* The last record, checked like ac_chain_get_verified's. AC_ENOTFOUND if
  * the chain is empty. */
-int ac_chain_head(ac_chain *chain, ac_record **out, ac_error *err);
+ac_status ac_chain_head(ac_chain *chain, ac_record **out, ac_error *err);
 
 void ac_record_free(ac_record *rec);
 
@@ -285,14 +285,14 @@ const uint8_t *ac_record_bytes(const ac_record *rec, size_t *len);
 /* The metadata or the entropy witnesses as a JSON object (the mapping of
  * ac_meta_add_json; integers outside int64 become {"$int": "<decimal>"}).
  * Free the string with ac_free(). */
-int ac_record_metadata_json(const ac_record *rec, char **json, ac_error *err);
-int ac_record_witnesses_json(const ac_record *rec, char **json, ac_error *err);
+ac_status ac_record_metadata_json(const ac_record *rec, char **json, ac_error *err);
+ac_status ac_record_witnesses_json(const ac_record *rec, char **json, ac_error *err);
 
 /* Iterates records start..end inclusive (end = UINT64_MAX: to the head),
  * each checked like ac_chain_get_verified's: ac_iter_next returns
  * AC_ECORRUPT, naming the record, at the first that does not pass. */
 typedef struct ac_iter ac_iter;
-int ac_iter_open(ac_chain *chain, uint64_t start, uint64_t end, ac_iter **out, ac_error *err);
+ac_status ac_iter_open(ac_chain *chain, uint64_t start, uint64_t end, ac_iter **out, ac_error *err);
 /* 1 and a record in *out (free it), 0 at the end, or a negative code. */
 int ac_iter_next(ac_iter *it, ac_record **out, ac_error *err);
 void ac_iter_free(ac_iter *it);
@@ -313,19 +313,19 @@ typedef struct ac_appended {
 /* Appends one record signed by `key`; durable (fsynced) when it returns.
  * AC_EUNAUTHORIZED if `key` is not the chain's authorized signer.  On any
  * failure chain.bin is left as it was.  `out` may be NULL. */
-int ac_append(ac_chain *chain, const ac_key *key, const ac_entry *entry, ac_appended *out,
-              ac_error *err);
+ac_status ac_append(ac_chain *chain, const ac_key *key, const ac_entry *entry, ac_appended *out,
+                    ac_error *err);
 
 /* Appends `n` records under one lock and one fsync: all or none.  `out`
  * (may be NULL) receives `n` results, filled only on success. */
-int ac_append_batch(ac_chain *chain, const ac_key *key, const ac_entry *entries, size_t n,
-                    ac_appended *out, ac_error *err);
+ac_status ac_append_batch(ac_chain *chain, const ac_key *key, const ac_entry *entries, size_t n,
+                          ac_appended *out, ac_error *err);
 
 /* Appends a key-rotation record, signed by `old_key`, that hands signing
  * authority to `new_pubkey` from the next record on. */
-int ac_append_rotation(ac_chain *chain, const ac_key *old_key,
-                       const uint8_t new_pubkey[AC_PUBKEY_SIZE], ac_appended *out,
-                       ac_error *err);
+ac_status ac_append_rotation(ac_chain *chain, const ac_key *old_key,
+                             const uint8_t new_pubkey[AC_PUBKEY_SIZE], ac_appended *out,
+                             ac_error *err);
 
 /* ---------------------------------------------------------------- finding */
 
@@ -345,8 +345,8 @@ typedef int (*ac_find_fn)(void *ctx, size_t which, const ac_record *rec);
  * read, SHA-256 and decode of every record, one Ed25519 check per record
  * found.  `progress` (may be NULL) gets done = records scanned, total = the
  * chain's records. */
-int ac_find(ac_chain *chain, const uint8_t (*hashes)[AC_HASH_SIZE], size_t n, ac_find_fn found,
-            void *ctx, ac_progress_fn progress, void *progress_ctx, ac_error *err);
+ac_status ac_find(ac_chain *chain, const uint8_t (*hashes)[AC_HASH_SIZE], size_t n, ac_find_fn found,
+                  void *ctx, ac_progress_fn progress, void *progress_ctx, ac_error *err);
 
 /* ---------------------------------------------------------------- verification */
 
@@ -419,7 +419,7 @@ typedef struct ac_report ac_report;
  * not run: I/O, memory, a start past the last record or an end before the
  * start (AC_EINVAL), a damaged record before the start (AC_ECORRUPT).  An end
  * past the last record means the last record. */
-int ac_verify(ac_chain *chain, const ac_verify_options *opt, ac_report **out, ac_error *err);
+ac_status ac_verify(ac_chain *chain, const ac_verify_options *opt, ac_report **out, ac_error *err);
 
 void ac_report_free(ac_report *rep);
 int ac_report_valid(const ac_report *rep);              /* 1 valid, 0 not */
@@ -466,9 +466,9 @@ const uint8_t *ac_report_last_hash(const ac_report *rep);
 #define AC_VKEY_COSIGNATURE 0x04 /* tlog-cosignature v1, Ed25519 */
 
 /* Leaf hash SHA-256(0x00 || data) and node hash SHA-256(0x01 || left || right). */
-int ac_merkle_leaf_hash(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err);
-int ac_merkle_node_hash(const uint8_t left[AC_HASH_SIZE], const uint8_t right[AC_HASH_SIZE],
-                        uint8_t out[AC_HASH_SIZE], ac_error *err);
+ac_status ac_merkle_leaf_hash(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err);
+ac_status ac_merkle_node_hash(const uint8_t left[AC_HASH_SIZE], const uint8_t right[AC_HASH_SIZE],
+                              uint8_t out[AC_HASH_SIZE], ac_error *err);
 
 /* Stored hashes.  A tree of size N is kept as the sequence of the hashes of
  * its complete subtrees, in the order they become complete as records are
@@ -479,8 +479,8 @@ int ac_merkle_node_hash(const uint8_t left[AC_HASH_SIZE], const uint8_t right[AC
  * ac_merkle_stored_index(level, n); a tree of N records stores
  * ac_merkle_stored_count(N) hashes.  AC_EINVAL when the subtree lies
  * beyond AC_MERKLE_MAX_SIZE. */
-int ac_merkle_stored_index(unsigned level, uint64_t n, uint64_t *out, ac_error *err);
-int ac_merkle_stored_count(uint64_t size, uint64_t *out, ac_error *err);
+ac_status ac_merkle_stored_index(unsigned level, uint64_t n, uint64_t *out, ac_error *err);
+ac_status ac_merkle_stored_count(uint64_t size, uint64_t *out, ac_error *err);
 
 /* Reads the stored hashes at positions idx[0..n) into out[0..n): AC_OK or a
  * negative code with `err` filled.  Every function below reads through one
@@ -492,23 +492,23 @@ typedef int (*ac_merkle_read_fn)(void *ctx, const uint64_t *idx, size_t n,
  * ac_merkle_stored_count(n) onwards), given its leaf hash and reading the
  * earlier stored hashes: the leaf hash first, `*count` (1..64) in all into
  * out, which holds AC_MERKLE_MAX_STORED. */
-int ac_merkle_stored_hashes(uint64_t n, const uint8_t leaf[AC_HASH_SIZE], ac_merkle_read_fn read,
-                            void *ctx, uint8_t (*out)[AC_HASH_SIZE], size_t *count, ac_error *err);
+ac_status ac_merkle_stored_hashes(uint64_t n, const uint8_t leaf[AC_HASH_SIZE], ac_merkle_read_fn read,
+                                  void *ctx, uint8_t (*out)[AC_HASH_SIZE], size_t *count, ac_error *err);
 
 /* The root of the tree of the first `size` records (SHA-256 of nothing for
  * size 0).  The caller makes sure the store holds that many records. */
-int ac_merkle_tree_hash(uint64_t size, ac_merkle_read_fn read, void *ctx,
-                        uint8_t out[AC_HASH_SIZE], ac_error *err);
+ac_status ac_merkle_tree_hash(uint64_t size, ac_merkle_read_fn read, void *ctx,
+                              uint8_t out[AC_HASH_SIZE], ac_error *err);
 
 /* The inclusion proof of record `index` in the tree of `size` records
  * (RFC 6962 2.1.1; tlog.ProveRecord), and the consistency proof between
  * sizes 1 <= old_size <= new_size (RFC 6962 2.1.2; tlog.ProveTree): `*count`
  * hashes into proof, which holds AC_MERKLE_MAX_PROOF.  AC_EINVAL for an
  * index or sizes out of range. */
-int ac_merkle_prove_record(uint64_t index, uint64_t size, ac_merkle_read_fn read, void *ctx,
-                           uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err);
-int ac_merkle_prove_tree(uint64_t old_size, uint64_t new_size, ac_merkle_read_fn read, void *ctx,
-                         uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err);
+ac_status ac_merkle_prove_record(uint64_t index, uint64_t size, ac_merkle_read_fn read, void *ctx,
+                                 uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err);
+ac_status ac_merkle_prove_tree(uint64_t old_size, uint64_t new_size, ac_merkle_read_fn read, void *ctx,
+                               uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err);
 
 /* 1 if `proof` shows the leaf hash `leaf` at `index` in the tree of `size`
  * records whose root is `root` (RFC 9162 2.1.3.2), 0 if not. */
@@ -525,11 +525,11 @@ int ac_merkle_check_tree(const uint8_t (*proof)[AC_HASH_SIZE], size_t count, uin
 
 /* A stored-hash store in memory (tests, benchmarks, small tools). */
 typedef struct ac_merkle_mem ac_merkle_mem;
-int ac_merkle_mem_new(ac_merkle_mem **out, ac_error *err);
+ac_status ac_merkle_mem_new(ac_merkle_mem **out, ac_error *err);
 void ac_merkle_mem_free(ac_merkle_mem *mem);
 /* Appends one record's leaf data, or its leaf hash. */
-int ac_merkle_mem_append(ac_merkle_mem *mem, const void *data, size_t len, ac_error *err);
-int ac_merkle_mem_append_leaf(ac_merkle_mem *mem, const uint8_t leaf[AC_HASH_SIZE], ac_error *err);
+ac_status ac_merkle_mem_append(ac_merkle_mem *mem, const void *data, size_t len, ac_error *err);
+ac_status ac_merkle_mem_append_leaf(ac_merkle_mem *mem, const uint8_t leaf[AC_HASH_SIZE], ac_error *err);
 uint64_t ac_merkle_mem_size(const ac_merkle_mem *mem); /* records */
 /* An ac_merkle_read_fn; ctx is the ac_merkle_mem.  AC_EINVAL past the end. */
 int ac_merkle_mem_read(void *ctx, const uint64_t *idx, size_t n, uint8_t (*out)[AC_HASH_SIZE],
@@ -547,13 +547,13 @@ void ac_tile_counts(uint64_t size, unsigned level, uint64_t *full, unsigned *par
  * x001/x234/067); width 1..255 is a partial tile, 256 a full one.  `buf`
  * holds AC_TILE_PATH_MAX.  AC_EINVAL for a level above 63 or a width out
  * of range. */
-int ac_tile_path(int entries, unsigned level, uint64_t n, unsigned width, char *buf,
-                 ac_error *err);
+ac_status ac_tile_path(int entries, unsigned level, uint64_t n, unsigned width, char *buf,
+                       ac_error *err);
 
 /* The `width` hashes of tile (level, n), 32 bytes each, into out (which
  * holds width * AC_HASH_SIZE bytes), read from a stored-hash store. */
-int ac_tile_read(unsigned level, uint64_t n, unsigned width, ac_merkle_read_fn read, void *ctx,
-                 uint8_t *out, ac_error *err);
+ac_status ac_tile_read(unsigned level, uint64_t n, unsigned width, ac_merkle_read_fn read, void *ctx,
+                       uint8_t *out, ac_error *err);
 
 /* Verifier keys (C2SP signed-note): "<name>+<8 hex key id>+<base64(type ||
  * Ed25519 public key)>", type AC_VKEY_ED25519 for a log's key (key id =
@@ -565,15 +565,15 @@ typedef struct ac_vkey ac_vkey;
 /* Parses a verifier key string (surrounding whitespace is not allowed).
  * AC_EINVAL, with a message naming the part at fault, for a bad name, a key
  * id that does not match the key, wrong base64 or an unsupported type. */
-int ac_vkey_parse(const char *text, ac_vkey **out, ac_error *err);
+ac_status ac_vkey_parse(const char *text, ac_vkey **out, ac_error *err);
 
 /* The verifier key of `name` with an Ed25519 public key and a type. */
-int ac_vkey_new(const char *name, unsigned type, const uint8_t pubkey[AC_PUBKEY_SIZE],
-                ac_vkey **out, ac_error *err);
+ac_status ac_vkey_new(const char *name, unsigned type, const uint8_t pubkey[AC_PUBKEY_SIZE],
+                      ac_vkey **out, ac_error *err);
 void ac_vkey_free(ac_vkey *vkey);
 
 /* The key string; free it with ac_free(). */
-int ac_vkey_string(const ac_vkey *vkey, char **out, ac_error *err);
+ac_status ac_vkey_string(const ac_vkey *vkey, char **out, ac_error *err);
 const char *ac_vkey_name(const ac_vkey *vkey);
 unsigned ac_vkey_type(const ac_vkey *vkey);
 uint32_t ac_vkey_id(const ac_vkey *vkey);
@@ -597,15 +597,15 @@ typedef struct ac_checkpoint ac_checkpoint;
  * signed with `key` under the key name `origin`: the note text, an empty
  * line and one signature line, into a new string (free with ac_free()) of
  * *len bytes.  AC_EINVAL for an origin that is not a valid key name. */
-int ac_checkpoint_sign(const char *origin, uint64_t size, const uint8_t root[AC_HASH_SIZE],
-                       const ac_key *key, char **out, size_t *len, ac_error *err);
+ac_status ac_checkpoint_sign(const char *origin, uint64_t size, const uint8_t root[AC_HASH_SIZE],
+                             const ac_key *key, char **out, size_t *len, ac_error *err);
 
 /* Parses a signed checkpoint without checking any signature: the note's
  * form (as ac_note_verify), then the body: origin, size (decimal, no leading
  * zero, at most INT64_MAX), root (canonical base64 of 32 bytes), then any
  * extension lines (non-empty).  AC_ECORRUPT with a one-line message when
  * it is not one. */
-int ac_checkpoint_parse(const uint8_t *note, size_t len, ac_checkpoint **out, ac_error *err);
+ac_status ac_checkpoint_parse(const uint8_t *note, size_t len, ac_checkpoint **out, ac_error *err);
 void ac_checkpoint_free(ac_checkpoint *cp);
 
 const char *ac_checkpoint_origin(const ac_checkpoint *cp);
@@ -635,17 +635,17 @@ int ac_checkpoint_verify_witnesses(const ac_checkpoint *cp, const ac_vkey *const
  * caller has checked that the checkpoint is consistent with the last one
  * it cosigned.  Free *out with ac_free().  AC_EINVAL for a timestamp above
  * INT64_MAX or a bad name; AC_ECORRUPT if `note` is not a checkpoint. */
-int ac_checkpoint_cosign(const uint8_t *note, size_t len, const char *name, const ac_key *key,
-                         uint64_t timestamp, char **out, size_t *out_len, ac_error *err);
+ac_status ac_checkpoint_cosign(const uint8_t *note, size_t len, const char *name, const ac_key *key,
+                               uint64_t timestamp, char **out, size_t *out_len, ac_error *err);
 
 /* Detached proofs (.tlog-proof): "c2sp.org/tlog-proof@v1", "extra
  * <base64 record frame body>", "index <i>", the inclusion proof (one base64
  * hash a line), an empty line, the signed checkpoint verbatim. */
 
 /* Writes a proof into a new string (free with ac_free()) of *len bytes. */
-int ac_proof_write(uint64_t index, const uint8_t *record, size_t record_len,
-                   const uint8_t (*proof)[AC_HASH_SIZE], size_t count, const uint8_t *checkpoint,
-                   size_t checkpoint_len, char **out, size_t *len, ac_error *err);
+ac_status ac_proof_write(uint64_t index, const uint8_t *record, size_t record_len,
+                         const uint8_t (*proof)[AC_HASH_SIZE], size_t count, const uint8_t *checkpoint,
+                         size_t checkpoint_len, char **out, size_t *len, ac_error *err);
 
 /* What a proof must satisfy besides its own consistency. */
 typedef struct ac_proof_policy {
@@ -686,8 +686,8 @@ typedef struct ac_proof_result ac_proof_result;
  * hash if given, the witness cosignatures if needed.  Returns AC_OK when the
  * check ran, whatever the verdict (in *out); an error only when it could not
  * run (memory, a NULL argument). */
-int ac_proof_verify(const uint8_t *proof, size_t len, const ac_proof_policy *policy,
-                    ac_proof_result **out, ac_error *err);
+ac_status ac_proof_verify(const uint8_t *proof, size_t len, const ac_proof_policy *policy,
+                          ac_proof_result **out, ac_error *err);
 void ac_proof_result_free(ac_proof_result *res);
 
 int ac_proof_result_valid(const ac_proof_result *res);           /* 1 valid, 0 not */

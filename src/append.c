@@ -342,20 +342,20 @@ static int append_entries(ac_chain *c, const ac_key *key, const ac_entry *entrie
     return rc;
 }
 
-int ac_append_batch(ac_chain *c, const ac_key *key, const ac_entry *entries, size_t n,
-                    ac_appended *out, ac_error *err)
+ac_status ac_append_batch(ac_chain *c, const ac_key *key, const ac_entry *entries, size_t n,
+                          ac_appended *out, ac_error *err)
 {
     return append_entries(c, key, entries, n, out, NULL, err);
 }
 
-int ac_append(ac_chain *c, const ac_key *key, const ac_entry *entry, ac_appended *out,
-              ac_error *err)
+ac_status ac_append(ac_chain *c, const ac_key *key, const ac_entry *entry, ac_appended *out,
+                    ac_error *err)
 {
     return append_entries(c, key, entry, 1, out, NULL, err);
 }
 
-int ac_append_rotation(ac_chain *c, const ac_key *old_key, const uint8_t new_pubkey[AC_PUBKEY_SIZE],
-                       ac_appended *out, ac_error *err)
+ac_status ac_append_rotation(ac_chain *c, const ac_key *old_key, const uint8_t new_pubkey[AC_PUBKEY_SIZE],
+                             ac_appended *out, ac_error *err)
 {
     if (c == NULL || old_key == NULL || new_pubkey == NULL)
         return ac_fail(err, AC_EINVAL, -1, "no chain, no key or no new public key");

@@ -77,7 +77,7 @@ int chain_file_size(ac_chain *c, uint64_t *size, ac_error *err)
     return AC_OK;
 }
 
-int ac_chain_open(ac_chain **out, const char *dir, unsigned flags, ac_error *err)
+ac_status ac_chain_open(const char *dir, unsigned flags, ac_chain **out, ac_error *err)
 {
     *out = NULL;
     if (dir == NULL || *dir == '\0')
@@ -107,7 +107,7 @@ int ac_chain_open(ac_chain **out, const char *dir, unsigned flags, ac_error *err
     return AC_OK;
 }
 
-int ac_chain_close(ac_chain *c, ac_error *err)
+ac_status ac_chain_close(ac_chain *c, ac_error *err)
 {
     if (c == NULL)
         return AC_OK;
@@ -133,7 +133,7 @@ void ac_chain_set_threads(ac_chain *c, unsigned threads) { c->threads = threads;
 
 const char *ac_chain_dir(const ac_chain *c) { return c->dir; }
 
-int ac_chain_state(ac_chain *c, ac_state *out, ac_error *err)
+ac_status ac_chain_state(ac_chain *c, ac_state *out, ac_error *err)
 {
     if (c == NULL || out == NULL)
         return ac_fail(err, AC_EINVAL, -1, "no chain or no place for the state");
@@ -217,7 +217,7 @@ static int known_up_to(ac_chain *c, uint64_t i, ac_error *err)
     return AC_OK;
 }
 
-int ac_chain_get(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
+ac_status ac_chain_get(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
 {
     if (out != NULL)
         *out = NULL;
@@ -293,7 +293,7 @@ static int get_checked(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
     return flag(c, i, why, err);
 }
 
-int ac_chain_get_verified(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
+ac_status ac_chain_get_verified(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
 {
     if (out != NULL)
         *out = NULL;
@@ -309,7 +309,7 @@ int ac_chain_get_verified(ac_chain *c, uint64_t i, ac_record **out, ac_error *er
     return rc;
 }
 
-int ac_chain_head(ac_chain *c, ac_record **out, ac_error *err)
+ac_status ac_chain_head(ac_chain *c, ac_record **out, ac_error *err)
 {
     if (out != NULL)
         *out = NULL;
@@ -336,7 +336,7 @@ struct ac_iter {
     ac_record *ahead;         /* record next_index, read already */
 };
 
-int ac_iter_open(ac_chain *c, uint64_t start, uint64_t end, ac_iter **out, ac_error *err)
+ac_status ac_iter_open(ac_chain *c, uint64_t start, uint64_t end, ac_iter **out, ac_error *err)
 {
     if (out != NULL)
         *out = NULL;

@@ -128,8 +128,8 @@ static int find_walk(finder *x, ac_error *err)
     return rc;
 }
 
-int ac_find(ac_chain *chain, const uint8_t (*hashes)[AC_HASH_SIZE], size_t n, ac_find_fn found,
-            void *ctx, ac_progress_fn progress, void *progress_ctx, ac_error *err)
+ac_status ac_find(ac_chain *chain, const uint8_t (*hashes)[AC_HASH_SIZE], size_t n, ac_find_fn found,
+                  void *ctx, ac_progress_fn progress, void *progress_ctx, ac_error *err)
 {
     if (chain == NULL || (hashes == NULL && n > 0) || found == NULL)
         return ac_fail(err, AC_EINVAL, -1, "find: no chain, hashes or callback");

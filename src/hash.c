@@ -83,7 +83,7 @@ int hasher_digest2(ac_hasher *h, const void *a, size_t alen, const void *b, size
 
 /* ---------------------------------------------------------------- public hashing */
 
-int ac_sha256(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err)
+ac_status ac_sha256(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err)
 {
     if (out == NULL || (data == NULL && len > 0))
         return ac_fail(err, AC_EINVAL, -1, "sha256: no data or output buffer");
@@ -132,8 +132,8 @@ static int hash_fd(int fd, const char *path, EVP_MD_CTX *ctx, uint64_t total,
     return rc;
 }
 
-int ac_sha256_file(const char *path, uint8_t out[AC_HASH_SIZE], ac_progress_fn progress,
-                   void *progress_ctx, ac_error *err)
+ac_status ac_sha256_file(const char *path, ac_progress_fn progress, void *progress_ctx,
+                         uint8_t out[AC_HASH_SIZE], ac_error *err)
 {
     if (path == NULL || out == NULL)
         return ac_fail(err, AC_EINVAL, -1, "sha256: no path or output buffer");
@@ -195,7 +195,7 @@ static int hex_nibble(unsigned char c)
     return -1;
 }
 
-int ac_hex_decode(const char *hex, uint8_t *out, size_t len, ac_error *err)
+ac_status ac_hex_decode(const char *hex, uint8_t *out, size_t len, ac_error *err)
 {
     if (hex == NULL || (out == NULL && len > 0) || len > SIZE_MAX / 2 - 1)
         return ac_fail(err, AC_EINVAL, -1, "hex: no input or output buffer");

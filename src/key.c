@@ -213,7 +213,7 @@ static int parse_pkcs8(const key_file *f, const char *path, const passphrase *pa
 
 /* ---------------------------------------------------------------- public API */
 
-int ac_key_generate(ac_key **out, ac_error *err)
+ac_status ac_key_generate(ac_key **out, ac_error *err)
 {
     if (out == NULL)
         return ac_fail(err, AC_EINVAL, -1, "key: no output pointer");
@@ -282,13 +282,13 @@ static int key_load(ac_key **out, const char *path, const passphrase *pass, ac_e
     return AC_OK;
 }
 
-int ac_key_load(ac_key **out, const char *path, ac_error *err)
+ac_status ac_key_load(const char *path, ac_key **out, ac_error *err)
 {
     return key_load(out, path, NULL, err);
 }
 
-int ac_key_load_passphrase(ac_key **out, const char *path, const char *passphrase_text,
-                           size_t len, ac_error *err)
+ac_status ac_key_load_passphrase(const char *path, const char *passphrase_text, size_t len,
+                                 ac_key **out, ac_error *err)
 {
     if (passphrase_text == NULL && len > 0)
         return ac_fail(err, AC_EINVAL, -1, "key: no passphrase buffer");
@@ -412,8 +412,8 @@ static int save_openssh(const ac_key *key, const char *path, const char *comment
     return rc;
 }
 
-int ac_key_save_as(const ac_key *key, const char *path, ac_key_format format,
-                   const char *comment, ac_error *err)
+ac_status ac_key_save_as(const ac_key *key, const char *path, ac_key_format format,
+                         const char *comment, ac_error *err)
 {
     if (key == NULL || path == NULL)
         return ac_fail(err, AC_EINVAL, -1, "key: no key or path");
@@ -426,7 +426,7 @@ int ac_key_save_as(const ac_key *key, const char *path, ac_key_format format,
     return ac_fail(err, AC_EINVAL, -1, "%s: unknown key file format %d", path, (int)format);
 }
 
-int ac_key_save(const ac_key *key, const char *path, ac_error *err)
+ac_status ac_key_save(const ac_key *key, const char *path, ac_error *err)
 {
     return ac_key_save_as(key, path, AC_KEY_PKCS8, NULL, err);
 }
@@ -550,7 +550,7 @@ static int pubkey_from_file(const key_file *f, const char *path, uint8_t out[AC_
     return rc;
 }
 
-int ac_pubkey_load(const char *path, uint8_t out[AC_PUBKEY_SIZE], ac_error *err)
+ac_status ac_pubkey_load(const char *path, uint8_t out[AC_PUBKEY_SIZE], ac_error *err)
 {
     if (path == NULL || out == NULL)
         return ac_fail(err, AC_EINVAL, -1, "key: no path or output buffer");

@@ -48,7 +48,7 @@ static int hash_failed(ac_error *err)
     return ac_fail(err, AC_ECRYPTO, -1, "merkle: SHA-256 failed");
 }
 
-int ac_merkle_leaf_hash(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err)
+ac_status ac_merkle_leaf_hash(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err)
 {
     if (data == NULL && len > 0)
         return ac_fail(err, AC_EINVAL, -1, "merkle: no leaf data");
@@ -60,8 +60,8 @@ int ac_merkle_leaf_hash(const void *data, size_t len, uint8_t out[AC_HASH_SIZE],
     return rc == AC_OK ? AC_OK : hash_failed(err);
 }
 
-int ac_merkle_node_hash(const uint8_t left[AC_HASH_SIZE], const uint8_t right[AC_HASH_SIZE],
-                        uint8_t out[AC_HASH_SIZE], ac_error *err)
+ac_status ac_merkle_node_hash(const uint8_t left[AC_HASH_SIZE], const uint8_t right[AC_HASH_SIZE],
+                              uint8_t out[AC_HASH_SIZE], ac_error *err)
 {
     ac_hasher *h = hasher_new();
     if (h == NULL)
@@ -84,7 +84,7 @@ static uint64_t stored_before(uint64_t m)
     return total;
 }
 
-int ac_merkle_stored_index(unsigned level, uint64_t n, uint64_t *out, ac_error *err)
+ac_status ac_merkle_stored_index(unsigned level, uint64_t n, uint64_t *out, ac_error *err)
 {
     /* The subtree completes with record (n+1) * 2^level - 1, which must be
      * below AC_MERKLE_MAX_SIZE. */
@@ -99,7 +99,7 @@ int ac_merkle_stored_index(unsigned level, uint64_t n, uint64_t *out, ac_error *
     return AC_OK;
 }
 
-int ac_merkle_stored_count(uint64_t size, uint64_t *out, ac_error *err)
+ac_status ac_merkle_stored_count(uint64_t size, uint64_t *out, ac_error *err)
 {
     if (size > AC_MERKLE_MAX_SIZE)
         return ac_fail(err, AC_EINVAL, -1, "merkle: a tree of %llu records is too large",
@@ -125,8 +125,8 @@ static int read_hashes(ac_merkle_read_fn read, void *ctx, const uint64_t *idx, s
     return rc;
 }
 
-int ac_merkle_stored_hashes(uint64_t n, const uint8_t leaf[AC_HASH_SIZE], ac_merkle_read_fn read,
-                            void *ctx, uint8_t (*out)[AC_HASH_SIZE], size_t *count, ac_error *err)
+ac_status ac_merkle_stored_hashes(uint64_t n, const uint8_t leaf[AC_HASH_SIZE], ac_merkle_read_fn read,
+                                  void *ctx, uint8_t (*out)[AC_HASH_SIZE], size_t *count, ac_error *err)
 {
     if (n >= AC_MERKLE_MAX_SIZE)
         return ac_fail(err, AC_EINVAL, -1, "merkle: record %llu is beyond the largest tree",
@@ -230,8 +230,8 @@ static int check_size(uint64_t size, ac_error *err)
     return AC_OK;
 }
 
-int ac_merkle_tree_hash(uint64_t size, ac_merkle_read_fn read, void *ctx,
-                        uint8_t out[AC_HASH_SIZE], ac_error *err)
+ac_status ac_merkle_tree_hash(uint64_t size, ac_merkle_read_fn read, void *ctx,
+                              uint8_t out[AC_HASH_SIZE], ac_error *err)
 {
     int rc = check_size(size, err);
     if (rc != AC_OK)
@@ -299,8 +299,8 @@ static int plan_subproof(plan *p, uint64_t m, uint64_t lo, uint64_t hi, ac_error
     return rc;
 }
 
-int ac_merkle_prove_record(uint64_t index, uint64_t size, ac_merkle_read_fn read, void *ctx,
-                           uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err)
+ac_status ac_merkle_prove_record(uint64_t index, uint64_t size, ac_merkle_read_fn read, void *ctx,
+                                 uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err)
 {
     int rc = check_size(size, err);
     if (rc != AC_OK)
@@ -317,8 +317,8 @@ int ac_merkle_prove_record(uint64_t index, uint64_t size, ac_merkle_read_fn read
     return AC_OK;
 }
 
-int ac_merkle_prove_tree(uint64_t old_size, uint64_t new_size, ac_merkle_read_fn read, void *ctx,
-                         uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err)
+ac_status ac_merkle_prove_tree(uint64_t old_size, uint64_t new_size, ac_merkle_read_fn read, void *ctx,
+                               uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err)
 {
     int rc = check_size(new_size, err);
     if (rc != AC_OK)
@@ -457,7 +457,7 @@ void ac_tile_counts(uint64_t size, unsigned level, uint64_t *full, unsigned *par
     *partial = (unsigned)(hashes % AC_TILE_WIDTH);
 }
 
-int ac_tile_path(int entries, unsigned level, uint64_t n, unsigned width, char *buf, ac_error *err)
+ac_status ac_tile_path(int entries, unsigned level, uint64_t n, unsigned width, char *buf, ac_error *err)
 {
     if ((!entries && level > 63) || width < 1 || width > AC_TILE_WIDTH)
         return ac_fail(err, AC_EINVAL, -1, "tile: no tile at level %u of width %u", level, width);
@@ -482,8 +482,8 @@ int ac_tile_path(int entries, unsigned level, uint64_t n, unsigned width, char *
     return AC_OK;
 }
 
-int ac_tile_read(unsigned level, uint64_t n, unsigned width, ac_merkle_read_fn read, void *ctx,
-                 uint8_t *out, ac_error *err)
+ac_status ac_tile_read(unsigned level, uint64_t n, unsigned width, ac_merkle_read_fn read, void *ctx,
+                       uint8_t *out, ac_error *err)
 {
     unsigned tree_level = level * AC_TILE_HEIGHT;
     if (width < 1 || width > AC_TILE_WIDTH || tree_level >= 62 ||
@@ -504,7 +504,7 @@ struct ac_merkle_mem {
     uint64_t size;       /* records */
 };
 
-int ac_merkle_mem_new(ac_merkle_mem **out, ac_error *err)
+ac_status ac_merkle_mem_new(ac_merkle_mem **out, ac_error *err)
 {
     *out = calloc(1, sizeof **out);
     if (*out == NULL)
@@ -539,7 +539,7 @@ int ac_merkle_mem_read(void *ctx, const uint64_t *idx, size_t n, uint8_t (*out)[
     return AC_OK;
 }
 
-int ac_merkle_mem_append_leaf(ac_merkle_mem *mem, const uint8_t leaf[AC_HASH_SIZE], ac_error *err)
+ac_status ac_merkle_mem_append_leaf(ac_merkle_mem *mem, const uint8_t leaf[AC_HASH_SIZE], ac_error *err)
 {
     uint8_t add[AC_MERKLE_MAX_STORED][AC_HASH_SIZE];
     size_t k;
@@ -561,7 +561,7 @@ int ac_merkle_mem_append_leaf(ac_merkle_mem *mem, const uint8_t leaf[AC_HASH_SIZ
     return AC_OK;
 }
 
-int ac_merkle_mem_append(ac_merkle_mem *mem, const void *data, size_t len, ac_error *err)
+ac_status ac_merkle_mem_append(ac_merkle_mem *mem, const void *data, size_t len, ac_error *err)
 {
     uint8_t leaf[AC_HASH_SIZE];
     int rc = ac_merkle_leaf_hash(data, len, leaf, err);

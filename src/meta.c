@@ -163,7 +163,7 @@ static int meta_commit(ac_meta *meta, meta_item *add, size_t n, ac_error *err)
 
 /* ---------------------------------------------------------------- public: building */
 
-int ac_meta_new(ac_meta **out, ac_error *err)
+ac_status ac_meta_new(ac_meta **out, ac_error *err)
 {
     if (out == NULL)
         return ac_fail(err, AC_EINVAL, -1, "ac_meta_new: no output pointer");
@@ -195,7 +195,7 @@ static bool text_item_ok(const uint8_t *buf, size_t len, size_t *pos)
     return det_token_read(buf, len, pos, &t) == 0 && t.type == DET_TEXT;
 }
 
-int ac_meta_set_text(ac_meta *meta, const char *key, const char *value, ac_error *err)
+ac_status ac_meta_set_text(ac_meta *meta, const char *key, const char *value, ac_error *err)
 {
     if (meta == NULL || key == NULL || value == NULL)
         return ac_fail(err, AC_EINVAL, -1, "ac_meta_set_text: NULL argument");
@@ -459,7 +459,7 @@ static int json_value(conv *c, json_t *v, int parent_level, det_buf *out)
     return AC_OK;
 }
 
-int ac_meta_add_json(ac_meta *meta, const char *json, ac_error *err)
+ac_status ac_meta_add_json(ac_meta *meta, const char *json, ac_error *err)
 {
     if (meta == NULL || json == NULL)
         return ac_fail(err, AC_EINVAL, -1, "ac_meta_add_json: NULL argument");

@@ -157,8 +157,8 @@ static int vkey_make(const char *name, size_t len, unsigned type, const uint8_t 
     return AC_OK;
 }
 
-int ac_vkey_new(const char *name, unsigned type, const uint8_t pubkey[AC_PUBKEY_SIZE],
-                ac_vkey **out, ac_error *err)
+ac_status ac_vkey_new(const char *name, unsigned type, const uint8_t pubkey[AC_PUBKEY_SIZE],
+                      ac_vkey **out, ac_error *err)
 {
     if (name == NULL || pubkey == NULL || out == NULL)
         return ac_fail(err, AC_EINVAL, -1, "vkey: no name or key");
@@ -173,7 +173,7 @@ void ac_vkey_free(ac_vkey *vkey)
     free(vkey);
 }
 
-int ac_vkey_parse(const char *text, ac_vkey **out, ac_error *err)
+ac_status ac_vkey_parse(const char *text, ac_vkey **out, ac_error *err)
 {
     if (text == NULL || out == NULL)
         return ac_fail(err, AC_EINVAL, -1, "vkey: no key string");
@@ -213,7 +213,7 @@ int ac_vkey_parse(const char *text, ac_vkey **out, ac_error *err)
     return AC_OK;
 }
 
-int ac_vkey_string(const ac_vkey *vkey, char **out, ac_error *err)
+ac_status ac_vkey_string(const ac_vkey *vkey, char **out, ac_error *err)
 {
     uint8_t raw[1 + AC_PUBKEY_SIZE];
     raw[0] = (uint8_t)vkey->type;
@@ -472,7 +472,7 @@ static int parse_body(ac_checkpoint *cp, ac_error *err)
     return AC_OK;
 }
 
-int ac_checkpoint_parse(const uint8_t *buf, size_t len, ac_checkpoint **out, ac_error *err)
+ac_status ac_checkpoint_parse(const uint8_t *buf, size_t len, ac_checkpoint **out, ac_error *err)
 {
     if (buf == NULL || out == NULL)
         return ac_fail(err, AC_EINVAL, -1, "checkpoint: no data");
@@ -577,8 +577,8 @@ static size_t sig_line_cap(const char *name, size_t n)
     return SIG_PREFIX_LEN + strlen(name) + 1 + 4 * ((n + 2) / 3) + 2;
 }
 
-int ac_checkpoint_sign(const char *origin, uint64_t size, const uint8_t root[AC_HASH_SIZE],
-                       const ac_key *key, char **out, size_t *len, ac_error *err)
+ac_status ac_checkpoint_sign(const char *origin, uint64_t size, const uint8_t root[AC_HASH_SIZE],
+                             const ac_key *key, char **out, size_t *len, ac_error *err)
 {
     if (origin == NULL || root == NULL || key == NULL || out == NULL || len == NULL)
         return ac_fail(err, AC_EINVAL, -1, "checkpoint: missing argument");
@@ -612,8 +612,8 @@ int ac_checkpoint_sign(const char *origin, uint64_t size, const uint8_t root[AC_
     return AC_OK;
 }
 
-int ac_checkpoint_cosign(const uint8_t *buf, size_t len, const char *name, const ac_key *key,
-                         uint64_t timestamp, char **out, size_t *out_len, ac_error *err)
+ac_status ac_checkpoint_cosign(const uint8_t *buf, size_t len, const char *name, const ac_key *key,
+                               uint64_t timestamp, char **out, size_t *out_len, ac_error *err)
 {
     if (buf == NULL || name == NULL || key == NULL || out == NULL || out_len == NULL)
         return ac_fail(err, AC_EINVAL, -1, "cosign: missing argument");

@@ -65,6 +65,21 @@ static int read_map(const uint8_t *b, size_t len, size_t *pos, const uint8_t **p
     return 0;
 }
 
+/* Sets *why and returns -1: the one way a decoding step fails. */
+static int refuse(const char **why, const char *reason)
+{
+    *why = reason;
+    return -1;
+}
+
+/* A fixed-size byte string into *field, or the reason it is not one. */
+static int read_field(const uint8_t *b, size_t len, size_t *pos, size_t n, const uint8_t **field,
+                      const char **why, const char *reason)
+{
+    *field = read_fixed_bytes(b, len, pos, n);
+    return *field != NULL ? 0 : refuse(why, reason);
+}
+
 static int read_value(const uint8_t *b, size_t len, size_t *pos, enum rec_key k, ac_rec *r,
                       const char **why)
 {
@@ -72,38 +87,40 @@ static int read_value(const uint8_t *b, size_t len, size_t *pos, enum rec_key k,
     switch (k) {
     case K_VERSION:
         if (read_uint(b, len, pos, &r->version) != 0 || r->version != 1)
-            return *why = "version is not 1", -1;
+            return refuse(why, "version is not 1");
         return 0;
     case K_METADATA:
-        return read_map(b, len, pos, &r->metadata, &r->metadata_len) ? (*why = "bad metadata", -1) : 0;
+        if (read_map(b, len, pos, &r->metadata, &r->metadata_len) != 0)
+            return refuse(why, "bad metadata");
+        return 0;
     case K_WITNESSES:
-        return read_map(b, len, pos, &r->witnesses, &r->witnesses_len)
-                   ? (*why = "bad entropy_witnesses", -1) : 0;
-    case K_PREV_HASH:
-        return (r->prev_hash = read_fixed_bytes(b, len, pos, 32)) ? 0 : (*why = "bad prev_hash", -1);
-    case K_RECORD_ID:
-        return (r->record_id = read_fixed_bytes(b, len, pos, 16)) ? 0 : (*why = "bad record_id", -1);
+        if (read_map(b, len, pos, &r->witnesses, &r->witnesses_len) != 0)
+            return refuse(why, "bad entropy_witnesses");
+        return 0;
+    case K_PREV_HASH: return read_field(b, len, pos, 32, &r->prev_hash, why, "bad prev_hash");
+    case K_RECORD_ID: return read_field(b, len, pos, 16, &r->record_id, why, "bad record_id");
     case K_SIGNATURE:
-        return (r->signature = read_fixed_bytes(b, len, pos, 64)) ? 0 : (*why = "bad signature field", -1);
+        return read_field(b, len, pos, 64, &r->signature, why, "bad signature field");
     case K_CONTENT_HASH:
-        return (r->content_hash = read_fixed_bytes(b, len, pos, 32)) ? 0 : (*why = "bad content_hash", -1);
-    case K_SIGNER:
-        return (r->signer = read_fixed_bytes(b, len, pos, 32)) ? 0 : (*why = "bad signer_pubkey", -1);
+        return read_field(b, len, pos, 32, &r->content_hash, why, "bad content_hash");
+    case K_SIGNER: return read_field(b, len, pos, 32, &r->signer, why, "bad signer_pubkey");
     case K_CLAIMED_TS:
-        return read_uint(b, len, pos, &r->claimed_ts) ? (*why = "bad claimed_ts", -1) : 0;
+        if (read_uint(b, len, pos, &r->claimed_ts) != 0)
+            return refuse(why, "bad claimed_ts");
+        return 0;
     case K_CHAIN_INDEX:
         if (read_uint(b, len, pos, &r->chain_index) != 0 || r->chain_index > MAX_CHAIN_INDEX)
-            return *why = "bad chain_index", -1;
+            return refuse(why, "bad chain_index");
         return 0;
     case K_CONTENT_TYPE:
         if (det_token_read(b, len, pos, &t) != 0 || t.type != DET_TEXT || t.val < 1 ||
             t.val > AC_MAX_CONTENT_TYPE)
-            return *why = "bad content_type", -1;
+            return refuse(why, "bad content_type");
         r->content_type = (const char *)t.data;
         r->content_type_len = (size_t)t.val;
         return 0;
     default:
-        return *why = "internal: unknown key", -1;
+        return refuse(why, "internal: unknown key");
     }
 }
 
@@ -116,12 +133,12 @@ int rec_decode(const uint8_t *body, size_t len, ac_rec *out, const char **why)
     size_t pos = 0;
     det_token t;
     if (det_token_read(body, len, &pos, &t) != 0 || t.type != DET_MAP || t.val != K_COUNT)
-        return *why = "not a map of eleven keys in deterministic CBOR", -1;
+        return refuse(why, "not a map of eleven keys in deterministic CBOR");
     for (int k = 0; k < K_COUNT; k++) {
         size_t klen = strlen(rec_keys[k]), key_start = pos;
         if (det_token_read(body, len, &pos, &t) != 0 || t.type != DET_TEXT || t.val != klen ||
             memcmp(t.data, rec_keys[k], klen) != 0)
-            return *why = "keys are not the record's eleven in deterministic order", -1;
+            return refuse(why, "keys are not the record's eleven in deterministic order");
         if (read_value(body, len, &pos, (enum rec_key)k, out, why) != 0)
             return -1;
         if (k == K_SIGNATURE) {
@@ -130,7 +147,7 @@ int rec_decode(const uint8_t *body, size_t len, ac_rec *out, const char **why)
         }
     }
     if (pos != len)
-        return *why = "bytes after the record", -1;
+        return refuse(why, "bytes after the record");
     return 0;
 }
 
@@ -417,12 +434,12 @@ const ac_rec *record_view(const ac_record *r)
     return &r->view;
 }
 
-int ac_record_metadata_json(const ac_record *r, char **json, ac_error *err)
+ac_status ac_record_metadata_json(const ac_record *r, char **json, ac_error *err)
 {
     return meta_cbor_to_json(r->view.metadata, r->view.metadata_len, json, err);
 }
 
-int ac_record_witnesses_json(const ac_record *r, char **json, ac_error *err)
+ac_status ac_record_witnesses_json(const ac_record *r, char **json, ac_error *err)
 {
     return meta_cbor_to_json(r->view.witnesses, r->view.witnesses_len, json, err);
 }

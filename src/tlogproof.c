@@ -26,9 +26,9 @@ enum { HEADER_LEN = sizeof proof_header - 1, B64_HASH_LEN = 44 };
 
 /* ---------------------------------------------------------------- writing */
 
-int ac_proof_write(uint64_t index, const uint8_t *record, size_t record_len,
-                   const uint8_t (*proof)[AC_HASH_SIZE], size_t count, const uint8_t *checkpoint,
-                   size_t checkpoint_len, char **out, size_t *len, ac_error *err)
+ac_status ac_proof_write(uint64_t index, const uint8_t *record, size_t record_len,
+                         const uint8_t (*proof)[AC_HASH_SIZE], size_t count, const uint8_t *checkpoint,
+                         size_t checkpoint_len, char **out, size_t *len, ac_error *err)
 {
     if (record == NULL || checkpoint == NULL || out == NULL || len == NULL ||
         (proof == NULL && count > 0))
@@ -297,8 +297,8 @@ static int judge(ac_proof_result *r, parsed *p, const ac_proof_policy *pol, ac_e
     return AC_OK;
 }
 
-int ac_proof_verify(const uint8_t *proof, size_t len, const ac_proof_policy *policy,
-                    ac_proof_result **out, ac_error *err)
+ac_status ac_proof_verify(const uint8_t *proof, size_t len, const ac_proof_policy *policy,
+                          ac_proof_result **out, ac_error *err)
 {
     if (proof == NULL || policy == NULL || out == NULL ||
         (policy->log_keys == NULL && policy->n_log_keys > 0) ||
@@ -344,9 +344,10 @@ void ac_proof_result_free(ac_proof_result *r)
 }
 
 int ac_proof_result_valid(const ac_proof_result *r) { return r->reason == AC_PROOF_OK; }
-ac_proof_reason ac_proof_result_reason(const ac_proof_result *r) { return r->reason; }
-const char *ac_proof_result_detail(const ac_proof_result *r) { return r->detail; }
-uint64_t ac_proof_result_index(const ac_proof_result *r) { return r->index; }
-const ac_record *ac_proof_result_record(const ac_proof_result *r) { return r->record; }
-const ac_checkpoint *ac_proof_result_checkpoint(const ac_proof_result *r) { return r->checkpoint; }
-size_t ac_proof_result_witnesses(const ac_proof_result *r) { return r->witnesses; }
+                          ac_proof_reason ac_proof_result_reason(const ac_proof_result *r) { return r->reason; }
+                          const char *ac_proof_result_detail(const ac_proof_result *r) { return r->detail; }
+                          uint64_t ac_proof_result_index(const ac_proof_result *r) { return r->index; }
+                          const ac_record *ac_proof_result_record(const ac_proof_result *r) { return r->record; }
+                          const ac_checkpoint *ac_proof_result_checkpoint(const ac_proof_result *r) { return r->checkpoint; }
+                          size_t ac_proof_result_witnesses(const ac_proof_result *r) { return r->witnesses; }
+                          

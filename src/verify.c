@@ -356,7 +356,7 @@ static int verify_run(ac_chain *c, const ac_verify_options *opt, ac_report *rep,
     return rc;
 }
 
-int ac_verify(ac_chain *c, const ac_verify_options *opt_in, ac_report **out, ac_error *err)
+ac_status ac_verify(ac_chain *c, const ac_verify_options *opt_in, ac_report **out, ac_error *err)
 {
     if (out != NULL)
         *out = NULL;
@@ -394,14 +394,14 @@ void ac_report_free(ac_report *rep)
 }
 
 int ac_report_valid(const ac_report *r) { return r->valid; }
-uint64_t ac_report_records(const ac_report *r) { return r->records; }
-int64_t ac_report_fail_index(const ac_report *r) { return r->fail_index; }
-ac_reason ac_report_reason(const ac_report *r) { return r->reason; }
-const char *ac_report_detail(const ac_report *r) { return r->detail; }
-size_t ac_report_warning_count(const ac_report *r) { return r->nwarn; }
-uint64_t ac_report_warnings_total(const ac_report *r) { return r->total_warn; }
-
-const uint8_t *ac_report_chain_id(const ac_report *r)
+                    uint64_t ac_report_records(const ac_report *r) { return r->records; }
+                    int64_t ac_report_fail_index(const ac_report *r) { return r->fail_index; }
+                    ac_reason ac_report_reason(const ac_report *r) { return r->reason; }
+                    const char *ac_report_detail(const ac_report *r) { return r->detail; }
+                    size_t ac_report_warning_count(const ac_report *r) { return r->nwarn; }
+                    uint64_t ac_report_warnings_total(const ac_report *r) { return r->total_warn; }
+                    
+                    const uint8_t *ac_report_chain_id(const ac_report *r)
 {
     return r->has_chain_id ? r->chain_id : NULL;
 }

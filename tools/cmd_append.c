@@ -524,8 +524,8 @@ static int hash_files(const append_args *a, items *e)
         progress bar;
         ac_error err;
         progress_init(&bar, is_stdin ? "standard input" : a->files[i], true, HASH_PROGRESS_MIN, 0);
-        int rc = ac_sha256_file(is_stdin ? STDIN_PATH : a->files[i], e->v[i].hash,
-                                progress_update, &bar, &err);
+        int rc = ac_sha256_file(is_stdin ? STDIN_PATH : a->files[i], progress_update,
+                                &bar, e->v[i].hash, &err);
         progress_end(&bar);
         if (rc != AC_OK)
             return fail_ac(&err, "nothing was appended; check the FILE arguments");
@@ -734,7 +734,7 @@ int cmd_rotate(int argc, char **argv)
     ac_key *old = NULL, *signer = NULL;
     int st = load_signing_key(old_path, "-k", passphrase_file, &old);
     /* A checkpoint after the rotation is the new key's to sign. */
-    if (st == EXIT_GOOD && checkpoint && ac_key_load(&signer, new_path, &err) != AC_OK)
+    if (st == EXIT_GOOD && checkpoint && ac_key_load(new_path, &signer, &err) != AC_OK)
         st = fail_ac(&err, "--checkpoint needs --new-key to be the new private key file");
     if (st == EXIT_GOOD)
         st = rotate_with(dir, old, new_pub, signer);

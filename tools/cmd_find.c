@@ -107,8 +107,8 @@ static int hash_queries(find_args *a)
         progress bar;
         ac_error err;
         progress_init(&bar, is_stdin ? "standard input" : q->label, true, HASH_PROGRESS_MIN, 0);
-        int rc = ac_sha256_file(is_stdin ? "/dev/stdin" : q->label, q->hash, progress_update,
-                                &bar, &err);
+        int rc = ac_sha256_file(is_stdin ? "/dev/stdin" : q->label, progress_update, &bar,
+                                q->hash, &err);
         progress_end(&bar);
         if (rc != AC_OK)
             return fail_ac(&err, "check the FILE arguments");

@@ -159,7 +159,7 @@ int cmd_vkey(int argc, char **argv)
         return fail_usage("vkey", "give -k KEY and --origin NAME, or -C DIR [--history]");
     ac_key *key = NULL;
     ac_error err;
-    if (ac_key_load(&key, keyfile, &err) != AC_OK)
+    if (ac_key_load(keyfile, &key, &err) != AC_OK)
         return fail_ac(&err, NULL);
     uint8_t pub[AC_PUBKEY_SIZE];
     ac_key_pubkey(key, pub);
@@ -484,7 +484,7 @@ static int run_verify_proof(trust *t)
         return st;
     ac_error err;
     uint8_t content[AC_HASH_SIZE];
-    if (t->content != NULL && ac_sha256_file(t->content, content, NULL, NULL, &err) != AC_OK) {
+    if (t->content != NULL && ac_sha256_file(t->content, NULL, NULL, content, &err) != AC_OK) {
         free(proof);
         return fail_ac(&err, NULL);
     }

@@ -223,7 +223,7 @@ const char *chain_dir(const char *given)
 int open_chain(const char *dir, unsigned flags, ac_chain **out)
 {
     ac_error err;
-    int rc = ac_chain_open(out, dir, flags, &err);
+    int rc = ac_chain_open(dir, flags, out, &err);
     if (rc == AC_OK)
         return EXIT_GOOD;
     if (rc == AC_ENOTFOUND)
@@ -312,7 +312,7 @@ int load_signing_key(const char *path, const char *what, const char *passphrase_
     char pass[PASSPHRASE_MAX + 1];
     size_t plen = 0;
     int st = EXIT_GOOD;
-    int rc = ac_key_load(out, path, &err);
+    int rc = ac_key_load(path, out, &err);
     if (rc == AC_EPASSPHRASE) {
         /* Encrypted: the file given, else the terminal, else say how. */
         int asked = 0;
@@ -324,7 +324,7 @@ int load_signing_key(const char *path, const char *what, const char *passphrase_
         else if (asked != 1)
             st = asked;
         if (st == EXIT_GOOD)
-            rc = ac_key_load_passphrase(out, path, pass, plen, &err);
+            rc = ac_key_load_passphrase(path, pass, plen, out, &err);
         explicit_bzero(pass, sizeof pass);
         if (st != EXIT_GOOD)
             return st;

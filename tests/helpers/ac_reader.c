@@ -53,7 +53,7 @@ static int cmd_verify(const char *dir)
     ac_report *rep;
     ac_error err = {0};
     ac_verify_options opt;
-    if (ac_chain_open(&c, dir, AC_OPEN_READONLY, &err) != AC_OK)
+    if (ac_chain_open(dir, AC_OPEN_READONLY, &c, &err) != AC_OK)
         return fail("open", &err);
     ac_verify_options_init(&opt);
     if (ac_verify(c, &opt, &rep, &err) != AC_OK) {
@@ -82,7 +82,7 @@ static int cmd_log(const char *dir)
     ac_iter *it;
     ac_record *r;
     ac_error err = {0};
-    if (ac_chain_open(&c, dir, AC_OPEN_READONLY, &err) != AC_OK)
+    if (ac_chain_open(dir, AC_OPEN_READONLY, &c, &err) != AC_OK)
         return fail("open", &err);
     if (ac_iter_open(c, 0, UINT64_MAX, &it, &err) != AC_OK) {
         ac_chain_close(c, NULL);
@@ -108,7 +108,7 @@ static int cmd_index(const char *dir)
     ac_chain *c;
     ac_record *r;
     ac_error err = {0};
-    if (ac_chain_open(&c, dir, 0, &err) != AC_OK)
+    if (ac_chain_open(dir, 0, &c, &err) != AC_OK)
         return fail("open", &err);
     int rc = ac_chain_is_empty(c, &err);
     if (rc == 0) {
@@ -128,7 +128,7 @@ static int cmd_get(const char *dir)
     ac_chain *c;
     ac_error err = {0};
     char line[64];
-    if (ac_chain_open(&c, dir, 0, &err) != AC_OK)
+    if (ac_chain_open(dir, 0, &c, &err) != AC_OK)
         return fail("open", &err);
     while (fgets(line, sizeof line, stdin) != NULL) {
         uint64_t i = strtoull(line, NULL, 10);
@@ -200,7 +200,7 @@ static int watch_round(const char *dir, unsigned flags, uint64_t *records, uint6
     ac_chain *c;
     ac_report *rep = NULL;
     ac_verify_options opt;
-    int rc = ac_chain_open(&c, dir, flags, err);
+    int rc = ac_chain_open(dir, flags, &c, err);
     if (rc != AC_OK)
         return rc;
     ac_verify_options_init(&opt);

@@ -71,7 +71,7 @@ static void recover(const ac_key *key, const char *tag, const char *dir)
     ac_chain *c;
     ac_error err = {0};
     printf("%s", dir);
-    if (ac_chain_open(&c, dir, 0, &err) != AC_OK) {
+    if (ac_chain_open(dir, 0, &c, &err) != AC_OK) {
         printf(" E/E/E/E %d/-/- E/E/E/E E/E/E/E\n", err.code);
         fprintf(stderr, "%s: open: %s\n", dir, err.message);
         return;
@@ -81,7 +81,7 @@ static void recover(const ac_key *key, const char *tag, const char *dir)
     print_verdict(c, dir);
     if (ac_chain_close(c, &err) != AC_OK)
         fprintf(stderr, "%s: close: %s\n", dir, err.message);
-    if (ac_chain_open(&c, dir, AC_OPEN_READONLY, &err) != AC_OK) {
+    if (ac_chain_open(dir, AC_OPEN_READONLY, &c, &err) != AC_OK) {
         printf(" E/E/E/E\n");
         fprintf(stderr, "%s: reopen: %s\n", dir, err.message);
         return;
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
     }
     ac_key *key;
     ac_error err = {0};
-    if (ac_key_load(&key, argv[1], &err) != AC_OK) {
+    if (ac_key_load(argv[1], &key, &err) != AC_OK) {
         fprintf(stderr, "ac_recover: %s\n", err.message);
         return 2;
     }

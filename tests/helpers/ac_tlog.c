@@ -75,7 +75,7 @@ static void load_chain(const char *dir, tree *t)
     ac_iter *it;
     ac_record *r;
     ac_error err;
-    if (ac_chain_open(&c, dir, AC_OPEN_READONLY, &err) != AC_OK)
+    if (ac_chain_open(dir, AC_OPEN_READONLY, &c, &err) != AC_OK)
         die("open", &err);
     if (ac_merkle_mem_new(&t->mem, &err) != AC_OK || ac_iter_open(c, 0, UINT64_MAX, &it, &err) != AC_OK)
         die("setup", &err);
@@ -134,7 +134,7 @@ static int cmd_proofs(const char *dir, const char *keyfile, const char *origin)
     ac_key *key;
     ac_error err;
     load_chain(dir, &t);
-    if (ac_key_load(&key, keyfile, &err) != AC_OK)
+    if (ac_key_load(keyfile, &key, &err) != AC_OK)
         die("key", &err);
     uint8_t pub[AC_PUBKEY_SIZE];
     ac_key_pubkey(key, pub);
@@ -322,7 +322,7 @@ static int cmd_prove(int argc, char **argv)
         size = t.n;
     if (index >= t.n || size > t.n)
         die("index or size past the chain", NULL);
-    if (ac_key_load(&key, argv[1], &err) != AC_OK)
+    if (ac_key_load(argv[1], &key, &err) != AC_OK)
         die("key", &err);
     size_t cplen, k, len;
     char *cp = sign_size(&t, size, key, argv[2], &cplen), *out;
@@ -352,7 +352,7 @@ static int cmd_cosign(char **argv)
     uint64_t when;
     if (!parse_num(argv[3], &when))
         die("bad time", NULL);
-    if (ac_key_load(&key, argv[1], &err) != AC_OK)
+    if (ac_key_load(argv[1], &key, &err) != AC_OK)
         die("key", &err);
     char *out;
     size_t olen;

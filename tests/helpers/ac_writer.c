@@ -125,7 +125,7 @@ static int rotate(writer *w, const char *new_key_path)
     ac_key *nk;
     ac_error err = {0};
     ac_appended out;
-    if (ac_key_load(&nk, new_key_path, &err) != AC_OK)
+    if (ac_key_load(new_key_path, &nk, &err) != AC_OK)
         return fail("new key", &err);
     uint8_t pub[AC_PUBKEY_SIZE];
     ac_key_pubkey(nk, pub);
@@ -155,9 +155,9 @@ int main(int argc, char **argv)
     }
     writer w = {.tag = argv[3]};
     ac_error err = {0};
-    if (ac_key_load(&w.key, argv[2], &err) != AC_OK)
+    if (ac_key_load(argv[2], &w.key, &err) != AC_OK)
         return fail("key", &err);
-    if (ac_chain_open(&w.chain, argv[1], AC_OPEN_CREATE, &err) != AC_OK) {
+    if (ac_chain_open(argv[1], AC_OPEN_CREATE, &w.chain, &err) != AC_OK) {
         ac_key_free(w.key);
         return fail("open", &err);
     }

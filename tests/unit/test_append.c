@@ -414,7 +414,7 @@ static void test_damage_refused(void **state)
             tu_snap before = tu_snap_take(dir, "chain.bin");
             ac_chain *c = NULL;
             ac_error err;
-            TU_OK(ac_chain_open(&c, dir, 0, &err)); /* a damaged chain still opens */
+            TU_OK(ac_chain_open(dir, 0, &c, &err)); /* a damaged chain still opens */
             int rc = tu_try_append(c, key, 5, 1, NULL, &err);
             if (rc != AC_ECORRUPT)
                 fail_msg("damage %d (checkpoint %d): append gave %d: %s", kind, with_state, rc,

@@ -19,12 +19,12 @@ static void test_open_missing_dir(void **state)
     tu_path_in(dir, sizeof dir, base, "nope");
     ac_chain *c = (ac_chain *)&c; /* must be cleared */
     ac_error err;
-    assert_int_equal(ac_chain_open(&c, dir, 0, &err), AC_ENOTFOUND);
+    assert_int_equal(ac_chain_open(dir, 0, &c, &err), AC_ENOTFOUND);
     assert_null(c);
     assert_int_equal(err.code, AC_ENOTFOUND);
     assert_non_null(strstr(err.message, dir));
     /* Read-only never creates, even when asked to. */
-    assert_int_equal(ac_chain_open(&c, dir, AC_OPEN_CREATE | AC_OPEN_READONLY, &err),
+    assert_int_equal(ac_chain_open(dir, AC_OPEN_CREATE | AC_OPEN_READONLY, &c, &err),
                      AC_ENOTFOUND);
     assert_false(tu_exists(base, "nope"));
     /* Created with mode 0700. */
@@ -42,13 +42,13 @@ static void test_open_missing_dir(void **state)
     char file[4200];
     tu_path_in(file, sizeof file, base, "file");
     tu_spew(base, "file", "x", 1);
-    assert_int_not_equal(ac_chain_open(&c, file, 0, &err), AC_OK);
+    assert_int_not_equal(ac_chain_open(file, 0, &c, &err), AC_OK);
     assert_null(c);
-    assert_int_not_equal(ac_chain_open(&c, file, AC_OPEN_CREATE, &err), AC_OK);
+    assert_int_not_equal(ac_chain_open(file, AC_OPEN_CREATE, &c, &err), AC_OK);
     assert_null(c);
     /* No directory at all. */
-    assert_int_equal(ac_chain_open(&c, "", 0, &err), AC_EINVAL);
-    assert_int_equal(ac_chain_open(&c, NULL, 0, &err), AC_EINVAL);
+    assert_int_equal(ac_chain_open("", 0, &c, &err), AC_EINVAL);
+    assert_int_equal(ac_chain_open(NULL, 0, &c, &err), AC_EINVAL);
     assert_null(c);
     assert_int_equal(ac_chain_close(NULL, NULL), AC_OK);
     tu_rmtree(base);
@@ -468,7 +468,7 @@ static void test_chain_bin_not_a_file(void **state)
             ac_chain *c = NULL;
             ac_error err;
             memset(&err, 0, sizeof err);
-            int rc = ac_chain_open(&c, dir, modes[m], &err);
+            int rc = ac_chain_open(dir, modes[m], &c, &err);
             if (rc == AC_OK)
                 fail_msg("kind %d mode %u: opened", kind, modes[m]);
             assert_null(c);

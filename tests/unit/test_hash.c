@@ -133,14 +133,14 @@ static void test_sha256_file_matches_openssl(void **state)
     uint8_t d[AC_HASH_SIZE];
     progress_log log = {0};
     ac_error err;
-    TU_OK(ac_sha256_file(path, d, record_progress, &log, &err));
+    TU_OK(ac_sha256_file(path, record_progress, &log, d, &err));
     assert_digest_hex(d, want);
     assert_true(log.calls >= 6); /* at least one call per 1 MiB chunk */
     assert_int_equal(log.last_done, size);
     assert_int_equal(log.last_total, size);
     assert_false(log.went_backwards);
 
-    TU_OK(ac_sha256_file(path, d, NULL, NULL, NULL)); /* progress is optional */
+    TU_OK(ac_sha256_file(path, NULL, NULL, d, NULL)); /* progress is optional */
     assert_digest_hex(d, want);
     tu_rmtree(dir);
 }
@@ -155,7 +155,7 @@ static void test_sha256_file_edges(void **state)
 
     snprintf(path, sizeof path, "%s/empty", dir);
     write_pattern_file(path, 0);
-    TU_OK(ac_sha256_file(path, d, NULL, NULL, &err));
+    TU_OK(ac_sha256_file(path, NULL, NULL, d, &err));
     assert_digest_hex(d, EMPTY_SHA);
 
     /* Exactly one read buffer, and one byte either side of it. */
@@ -165,16 +165,16 @@ static void test_sha256_file_edges(void **state)
         write_pattern_file(path, sizes[i]);
         char want[2 * AC_HASH_SIZE + 1];
         openssl_dgst(path, want);
-        TU_OK(ac_sha256_file(path, d, NULL, NULL, &err));
+        TU_OK(ac_sha256_file(path, NULL, NULL, d, &err));
         assert_digest_hex(d, want);
     }
 
     snprintf(path, sizeof path, "%s/missing", dir);
-    assert_int_equal(ac_sha256_file(path, d, NULL, NULL, &err), AC_ENOTFOUND);
+    assert_int_equal(ac_sha256_file(path, NULL, NULL, d, &err), AC_ENOTFOUND);
     assert_int_equal(err.sys_errno, ENOENT);
     assert_non_null(strstr(err.message, path));
 
-    assert_int_equal(ac_sha256_file(dir, d, NULL, NULL, &err), AC_EIO);
+    assert_int_equal(ac_sha256_file(dir, NULL, NULL, d, &err), AC_EIO);
     assert_int_equal(err.sys_errno, EISDIR);
     assert_non_null(strstr(err.message, dir));
     tu_rmtree(dir);

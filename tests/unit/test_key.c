@@ -36,7 +36,7 @@ static void assert_load_fails(const char *path, int code, const char *why)
     ac_key *key = (ac_key *)&key; /* must be reset to NULL */
     ac_error err;
     memset(&err, 0, sizeof err);
-    assert_int_equal(ac_key_load(&key, path, &err), code);
+    assert_int_equal(ac_key_load(path, &key, &err), code);
     assert_null(key);
     assert_int_equal(err.code, code);
     assert_non_null(strstr(err.message, path));
@@ -95,7 +95,7 @@ static void test_generate_save_load(void **state)
     assert_non_null(strstr(pem, "-----END PRIVATE KEY-----\n"));
     free(pem);
 
-    TU_OK(ac_key_load(&back, path, &err));
+    TU_OK(ac_key_load(path, &back, &err));
     uint8_t pk1[AC_PUBKEY_SIZE], pk2[AC_PUBKEY_SIZE];
     ac_key_pubkey(key, pk1);
     ac_key_pubkey(back, pk2);
@@ -206,7 +206,7 @@ static void test_load_vector_keys(void **state)
 
         ac_key *key = NULL;
         ac_error err;
-        TU_OK(ac_key_load(&key, pem, &err));
+        TU_OK(ac_key_load(pem, &key, &err));
         uint8_t pk[AC_PUBKEY_SIZE];
         char hex[2 * AC_PUBKEY_SIZE + 1];
         ac_key_pubkey(key, pk);
@@ -244,7 +244,7 @@ static void test_openssl_interop(void **state)
     sh("openssl genpkey -algorithm ed25519 -out '%s' 2>/dev/null", gen);
     sh("openssl pkey -in '%s' -pubout -out '%s'", gen, genpub);
     ac_key *key = NULL;
-    TU_OK(ac_key_load(&key, gen, &err));
+    TU_OK(ac_key_load(gen, &key, &err));
     ac_key_pubkey(key, pk);
     TU_OK(ac_pubkey_load(genpub, pk_file, &err));
     assert_memory_equal(pk, pk_file, AC_PUBKEY_SIZE);
@@ -305,7 +305,7 @@ static void test_python_interop(void **state)
     ac_key *key = NULL;
     ac_error err;
     uint8_t pk[AC_PUBKEY_SIZE], pk_file[AC_PUBKEY_SIZE];
-    TU_OK(ac_key_load(&key, pem, &err));
+    TU_OK(ac_key_load(pem, &key, &err));
     ac_key_pubkey(key, pk);
     TU_OK(ac_pubkey_load(pub, pk_file, &err));
     assert_memory_equal(pk, pk_file, AC_PUBKEY_SIZE);
@@ -385,7 +385,7 @@ static void test_load_rejects_bad_files(void **state)
     assert_load_fails(tu_path_in(p, sizeof p, dir, "missing.pem"), AC_ENOTFOUND, "No such file");
     ac_key *key = NULL;
     ac_error err;
-    assert_int_equal(ac_key_load(&key, p, &err), AC_ENOTFOUND);
+    assert_int_equal(ac_key_load(p, &key, &err), AC_ENOTFOUND);
     assert_int_equal(err.sys_errno, ENOENT);
 
     /* An encrypted key without its passphrase: AC_EPASSPHRASE, without
@@ -529,7 +529,7 @@ static void test_openssh_keys_from_ssh_keygen(void **state)
     ac_key *key = NULL;
 
     ssh_keygen_pub(dir, plain, "", want);
-    TU_OK(ac_key_load(&key, plain, &err));
+    TU_OK(ac_key_load(plain, &key, &err));
     ac_key_pubkey(key, pk);
     assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
     /* A signature ssh-keygen's key makes here is one libsodium verifies with it. */
@@ -543,16 +543,16 @@ static void test_openssh_keys_from_ssh_keygen(void **state)
     TU_OK(ac_pubkey_load(plain, pk, &err));
     assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
     /* A passphrase given for an unencrypted key is not needed, and harmless. */
-    TU_OK(ac_key_load_passphrase(&key, plain, "x", 1, &err));
+    TU_OK(ac_key_load_passphrase(plain, "x", 1, &key, &err));
     ac_key_free(key);
 
     ssh_keygen_pub(dir, enc, "pass phrase", want);
     assert_load_fails(enc, AC_EPASSPHRASE, "passphrase is needed");
     key = (ac_key *)&key;
-    assert_int_equal(ac_key_load_passphrase(&key, enc, "pass phrasE", 11, &err), AC_EPASSPHRASE);
+    assert_int_equal(ac_key_load_passphrase(enc, "pass phrasE", 11, &key, &err), AC_EPASSPHRASE);
     assert_null(key);
     assert_non_null(strstr(err.message, "wrong passphrase"));
-    TU_OK(ac_key_load_passphrase(&key, enc, "pass phrase", 11, &err));
+    TU_OK(ac_key_load_passphrase(enc, "pass phrase", 11, &key, &err));
     ac_key_pubkey(key, pk);
     assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
     ac_key_free(key);
@@ -590,13 +590,13 @@ static void test_save_openssh(void **state)
     assert_int_equal(st.st_mode & 07777, 0600);
     ssh_keygen_pub(dir, path, "", pk);
     assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
-    TU_OK(ac_key_load(&back, path, &err));
+    TU_OK(ac_key_load(path, &back, &err));
     ac_key_pubkey(back, pk);
     assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
     ac_key_free(back);
     sh("ssh-keygen -q -p -N 'new pass' -f '%s'", path);
     assert_load_fails(path, AC_EPASSPHRASE, "passphrase");
-    TU_OK(ac_key_load_passphrase(&back, path, "new pass", 8, &err));
+    TU_OK(ac_key_load_passphrase(path, "new pass", 8, &back, &err));
     ac_key_pubkey(back, pk);
     assert_memory_equal(pk, want, AC_PUBKEY_SIZE);
     ac_key_free(back);
@@ -619,9 +619,9 @@ static void test_encrypted_pkcs8(void **state)
     assert_load_fails(path, AC_EPASSPHRASE, "passphrase is needed");
     ac_key *key = NULL;
     ac_error err;
-    assert_int_equal(ac_key_load_passphrase(&key, path, "sesamE", 6, &err), AC_EPASSPHRASE);
+    assert_int_equal(ac_key_load_passphrase(path, "sesamE", 6, &key, &err), AC_EPASSPHRASE);
     assert_null(key);
-    TU_OK(ac_key_load_passphrase(&key, path, "sesame", 6, &err));
+    TU_OK(ac_key_load_passphrase(path, "sesame", 6, &key, &err));
     ac_key_free(key);
     assert_pubkey_load_fails(path, AC_EPASSPHRASE, "passphrase");
     tu_rmtree(dir);

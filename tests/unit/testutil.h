@@ -326,7 +326,7 @@ static inline ac_key *tu_load_key(const char *name)
     tu_vector_key(path, sizeof path, name, "pem");
     ac_key *k = NULL;
     ac_error err;
-    if (ac_key_load(&k, path, &err) != AC_OK)
+    if (ac_key_load(path, &k, &err) != AC_OK)
         fail_msg("load %s: %s", path, err.message);
     return k;
 }
@@ -380,7 +380,7 @@ static inline ac_chain *tu_open_chain(const char *dir, unsigned flags)
 {
     ac_chain *c = NULL;
     ac_error err;
-    if (ac_chain_open(&c, dir, flags, &err) != AC_OK)
+    if (ac_chain_open(dir, flags, &c, &err) != AC_OK)
         fail_msg("open %s: %s", dir, err.message);
     assert_non_null(c);
     return c;
