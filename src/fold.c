@@ -74,12 +74,13 @@ void fold_key_at(const fold *f, uint64_t index, uint8_t key[AC_PUBKEY_SIZE])
         memcpy(key, f->rot[i].key, AC_PUBKEY_SIZE);
 }
 
-/* Rotation records are rare: a cheap search for the content type picks the
- * few frames worth asking rec_rotation about. */
-static bool maybe_rotation(const uint8_t *body, uint32_t len)
+/* Rotation records are rare: their content type picks the few records
+ * worth asking rec_rotation about. */
+static bool maybe_rotation(const ac_rec *rec)
 {
     static const char rot[] = AC_ROTATION_CONTENT_TYPE;
-    return memmem(body, len, rot, sizeof rot - 1) != NULL;
+    return rec->content_type_len == sizeof rot - 1 &&
+           memcmp(rec->content_type, rot, sizeof rot - 1) == 0;
 }
 
 void fold_prepare(fold_in *in, ac_hasher *h, uint8_t *scratch, bool check_sig)
@@ -98,7 +99,7 @@ void fold_prepare(fold_in *in, ac_hasher *h, uint8_t *scratch, bool check_sig)
     /* libsodium rejects a non-canonical S and small-order keys and R. */
     if (check_sig)
         in->sig = crypto_sign_verify_detached(in->rec.signature, scratch, clen, in->rec.signer) == 0;
-    if (check_sig || maybe_rotation(in->body, in->len))
+    if (check_sig || maybe_rotation(&in->rec))
         in->rotation = rec_rotation(&in->rec, in->new_key);
 }
 
