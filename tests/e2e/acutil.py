@@ -13,12 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pty
+import select
 import shlex
 import shutil
 import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -66,6 +69,38 @@ def run(*args, input=None, cwd=None, env=None, prefix=()):
     p.stdout = p.stdout.decode("utf-8", "replace")
     p.stderr = p.stderr.decode("utf-8", "replace")
     return p
+
+
+def run_on_tty(args, answer=None):
+    """Runs the tool (never under AC_WRAP) on a new pseudo-terminal, its
+    controlling terminal and its stdout and stderr; answers `answer` to a
+    passphrase prompt.  Returns (exit status, all it wrote, as text)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the tool, with the pty as its terminal
+        try:
+            os.execve(TOOL, [TOOL, *[str(a) for a in args]], tool_env())
+        finally:
+            os._exit(127)
+    out = b""
+    answered = False
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+        if not answered and answer is not None and b"Passphrase for" in out:
+            os.write(fd, answer.encode() + b"\n")
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
 
 
 def describe(p) -> str:

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import base64
 import os
-import pty
-import select
 import shutil
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import acutil  # noqa: E402
-from acutil import ToolCase, describe, run  # noqa: E402
+from acutil import ToolCase, describe, run, run_on_tty  # noqa: E402
 
 PASS = "correct horse battery"
 
@@ -38,37 +35,6 @@ def ssh_pub_hex(line: str) -> str:
     assert blob[:4] == b"\x00\x00\x00\x0b" and blob[4:15] == b"ssh-ed25519", blob
     assert blob[15:19] == b"\x00\x00\x00\x20" and len(blob) == 51, blob
     return blob[19:].hex()
-
-
-def run_on_tty(args, answer: str | None):
-    """Runs the tool on a new pseudo-terminal (its controlling terminal);
-    answers `answer` to the passphrase prompt.  Returns (exit, all output)."""
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the tool, with the pty as its terminal
-        try:
-            os.execve(acutil.TOOL, [acutil.TOOL, *args], acutil.tool_env())
-        finally:
-            os._exit(127)
-    out = b""
-    answered = False
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 1)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-        if not answered and answer is not None and b"Passphrase for" in out:
-            os.write(fd, answer.encode() + b"\n")
-            answered = True
-    _, status = os.waitpid(pid, 0)
-    os.close(fd)
-    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
 
 
 class SshKeys(ToolCase):

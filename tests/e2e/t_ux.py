@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import acutil  # noqa: E402
@@ -251,6 +253,31 @@ class Find(Base):
         self.fails(2, "find", "-C", self.chain, "--hash", "xyz")
         self.fails(2, "find", "-C", self.chain, "-", "-")
         self.assertIn("usage", self.ok("find", "--help").stdout)
+
+
+class Progress(Base):
+    def test_bar_shows_rate_and_time_left(self):
+        """verify on a terminal draws a bar (after 300 ms) with the rate and the
+        time left.  60,000 records take seconds to verify on one thread; the
+        bar is only asserted when the run lasted long enough to draw one."""
+        n = 60000
+        lst = "".join(f"{i:064x}\n" for i in range(n))
+        p = subprocess.run([acutil.TOOL, "append", "-C", self.chain, "-k", self.keyfile,
+                            "--hash-list", "-"], input=lst.encode(), capture_output=True,
+                           env=acutil.tool_env(), timeout=acutil.TIMEOUT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        start = time.monotonic()
+        code, out = acutil.run_on_tty(["verify", "-C", self.chain, "-j", "1"])
+        took = time.monotonic() - start
+        self.assertEqual(code, 0, out)
+        self.assertIn(f"valid: records 0..{n - 1} ({n} records)", out)
+        bars = re.findall(r"verifying \[[# ]{30}\] +\d+% \d+/\d+, \d+ records/s, "
+                          r"(?:\d+:)?\d+:\d\d left", out)
+        if took > 1.0:
+            self.assertTrue(bars, f"no bar with rate and time left in {took:.1f} s: {out!r}")
+        # Without a terminal, no bar at all.
+        p = run("verify", "-C", self.chain, "-j", "1")
+        self.assertNotIn("verifying [", p.stderr)
 
 
 class Messages(Base):
