@@ -254,6 +254,7 @@ static int read_passphrase_file(const char *path, char *buf, size_t cap, size_t 
     if (f == NULL)
         return fail_code(ERR_INPUT, "%s: cannot open: %s; check --passphrase-file", path,
                          strerror(errno));
+    setvbuf(f, NULL, _IONBF, 0); /* no stdio buffer left holding the secret */
     size_t n = 0;
     int ch;
     while ((ch = getc(f)) != EOF && ch != '\n' && n + 1 < cap)
@@ -279,6 +280,7 @@ static int ask_passphrase(const char *keypath, char *buf, size_t cap, size_t *le
     FILE *tty = fopen("/dev/tty", "r+e");
     if (tty == NULL)
         return 0;
+    setvbuf(tty, NULL, _IONBF, 0); /* no stdio buffer left holding the secret */
     struct termios old, quiet;
     bool echo_off = tcgetattr(fileno(tty), &old) == 0;
     if (echo_off) {
