@@ -1,6 +1,7 @@
 # attestchain: library, tool, tests, benchmarks, fuzzing.
 #
-#   make            build the library (static and shared) and the tool in build/
+#   make            build the library (static and shared), the tool and the
+#                   Python package (build/python) in build/
 #   make demo       install missing packages, build, run the tool on a demo chain
 #   make check      every test, also under AddressSanitizer and UBSan
 #   make install    PREFIX=/usr/local (DESTDIR honoured)
@@ -53,8 +54,8 @@ STATIC := $(BUILD)/libattestchain.a
 SHARED := $(BUILD)/libattestchain.so.$(VERSION)
 TOOL := $(BUILD)/attestchain
 
-.PHONY: all deps demo check check-fast check-asan test install uninstall clean bench stress fuzz memcheck
-all: $(STATIC) $(SHARED) $(TOOL) $(BUILD)/attestchain.pc
+.PHONY: all deps demo check check-fast check-asan test install uninstall clean bench stress fuzz memcheck python
+all: $(STATIC) $(SHARED) $(TOOL) $(BUILD)/attestchain.pc python
 
 deps:
 	@scripts/deps.sh
@@ -82,6 +83,20 @@ $(TOOL): $(TOOL_OBJ) $(STATIC)
 
 $(BUILD)/attestchain.pc: attestchain.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# The Python package (python/, a CPython extension): built against this
+# build's static library (with its sanitizers under SAN=1) into $(BUILD)/python.
+PYTHON ?= /usr/bin/python3
+PYTHON_SITE ?= $(shell $(PYTHON) scripts/python-site.py $(PREFIX))
+PY_SRC := python/setup.py $(wildcard python/src/*.c python/attestchain/*.py python/attestchain/*.pyi \
+          python/attestchain/py.typed python/attestchain/compat/*.py \
+          python/attestchain/compat/*/*.py python/attestchain/compat/*/*/*.py)
+python: $(BUILD)/python/.built
+$(BUILD)/python/.built: $(STATIC) $(PY_SRC)
+	@rm -rf $(BUILD)/python
+	cd python && AC_LIB_BUILD=$(abspath $(BUILD)) AC_SAN=$(SAN) $(PYTHON) setup.py -q build \
+	    --build-base $(abspath $(BUILD))/pybuild --build-lib $(abspath $(BUILD))/python >/dev/null
+	@touch $@
 
 # Unit tests link the static library's objects directly so they can reach
 # internal functions; each tests/unit/test_X.c mirrors src/X.c.
@@ -122,11 +137,15 @@ install: all
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attestchain.pc
 	install -m 0755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 docs/attestchain.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -d $(DESTDIR)$(PYTHON_SITE)
+	rm -rf $(DESTDIR)$(PYTHON_SITE)/attestchain
+	tar -C $(BUILD)/python --exclude=__pycache__ -cf - attestchain | tar -C $(DESTDIR)$(PYTHON_SITE) -xf -
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/attestchain.h $(DESTDIR)$(PREFIX)/lib/libattestchain.* \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/attestchain.pc $(DESTDIR)$(PREFIX)/bin/attestchain \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/attestchain.1
+	rm -rf $(DESTDIR)$(PYTHON_SITE)/attestchain
 
 $(BUILD)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(dir $@)
