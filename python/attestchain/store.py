@@ -8,6 +8,7 @@ append_batch, verify) come on top.
 """
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -17,7 +18,6 @@ from ._meta import from_json, to_json
 from .models import (AttestationChainRecord, ChainAppendError, ChainError, ChainIntegrityError,
                      ChainState, VerifyReport, VerifyWarning)
 
-Key = _ext.Key
 PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 _LAST = (1 << 64) - 1  # the library's "to the head"
 
@@ -58,36 +58,96 @@ def _entry(content_hash: Any, content_type: Any, metadata: Any) -> tuple:
     return (_content_hash(content_hash), content_type, to_json(metadata))
 
 
-def load_key(key: Any) -> "Key":
-    """An attestchain Key from what the store accepts as a private key: a Key,
+def _key_error(e: _ext.LibError) -> None:
+    code, sys_errno, _index, message = e.args
+    if code == _ext.ENOTFOUND:
+        raise FileNotFoundError(sys_errno or errno.ENOENT, message) from None
+    if code == _ext.EEXIST:
+        raise FileExistsError(sys_errno or errno.EEXIST, message) from None
+    if code == _ext.EIO:
+        raise OSError(sys_errno or errno.EIO, message) from None
+    _raise(e)
+
+
+class Key:
+    """An Ed25519 signing key held by the library (its secret is wiped when
+    the object is freed).  ChainStore also takes cryptography's
+    Ed25519PrivateKey objects and key file paths wherever it takes a Key."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, _key: "_ext.Key") -> None:
+        if not isinstance(_key, _ext.Key):
+            raise TypeError("use Key.generate(), Key.load(path) or Key.from_cryptography(key)")
+        self._key = _key
+
+    @classmethod
+    def generate(cls) -> "Key":
+        """A new key from the system's randomness."""
+        try:
+            return cls(_ext.Key.generate())
+        except _ext.LibError as e:
+            _key_error(e)
+            raise  # not reached
+
+    @classmethod
+    def load(cls, path: PathLike) -> "Key":
+        """Loads a PKCS#8 PEM Ed25519 private key file (as `openssl genpkey
+        -algorithm ed25519`, `attestchain keygen` and cryptography write).
+        FileNotFoundError, OSError, or ValueError for a file that is not such
+        a key."""
+        try:
+            return cls(_ext.Key.load(path))
+        except _ext.LibError as e:
+            _key_error(e)
+            raise  # not reached
+
+    @classmethod
+    def from_cryptography(cls, key: Any) -> "Key":
+        """The same key as cryptography's Ed25519PrivateKey `key`.  TypeError
+        for any other object."""
+        try:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        except ImportError:  # then no cryptography key can have been passed
+            Ed25519PrivateKey = None  # type: ignore[assignment,misc]
+        if Ed25519PrivateKey is None or not isinstance(key, Ed25519PrivateKey):
+            raise TypeError("private key must be an Ed25519 key: cryptography's "
+                            "Ed25519PrivateKey, an attestchain.Key or a key file path, "
+                            f"not {type(key).__name__}")
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        try:
+            return cls(_ext.Key.from_pem(pem))
+        except _ext.LibError as e:
+            _key_error(e)
+            raise  # not reached
+
+    def save(self, path: PathLike) -> None:
+        """Writes the key as PKCS#8 PEM to a new file, mode 0600, fsynced.
+        FileExistsError if `path` exists: a key is never overwritten."""
+        try:
+            self._key.save(path)
+        except _ext.LibError as e:
+            _key_error(e)
+
+    @property
+    def public_key(self) -> bytes:
+        """The 32-byte Ed25519 public key."""
+        return self._key.public_key
+
+    def __repr__(self) -> str:
+        return f"<attestchain.Key {self.public_key.hex()}>"
+
+
+def load_key(key: Any) -> Key:
+    """A Key from what the store accepts as a private key: a Key,
     cryptography's Ed25519PrivateKey, or the path of a PKCS#8 PEM key file."""
     if isinstance(key, Key):
         return key
     if isinstance(key, (str, bytes, os.PathLike)):
-        try:
-            return Key.load(key)
-        except _ext.LibError as e:
-            code, sys_errno, _index, message = e.args
-            if code == _ext.ENOTFOUND:
-                raise FileNotFoundError(sys_errno or 2, message) from None
-            if code == _ext.EIO:
-                raise OSError(sys_errno, message) from None
-            _raise(e)
-    try:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    except ImportError:  # then no cryptography key can have been passed
-        Ed25519PrivateKey = None  # type: ignore[assignment,misc]
-    if Ed25519PrivateKey is None or not isinstance(key, Ed25519PrivateKey):
-        raise TypeError("private key must be an Ed25519 key: cryptography's Ed25519PrivateKey, "
-                        f"an attestchain.Key or a key file path, not {type(key).__name__}")
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    try:
-        return Key.from_pem(pem)
-    except _ext.LibError as e:
-        _raise(e)
-        raise  # not reached
+        return Key.load(key)
+    return Key.from_cryptography(key)
 
 
 class ChainStore:
@@ -120,17 +180,17 @@ class ChainStore:
         except _ext.LibError as e:
             _raise(e)
         self._dir = Path(path)
-        self._key_cache: Optional[Tuple[Any, Key]] = None
+        self._key_cache: Optional[Tuple[Any, _ext.Key]] = None
 
     # ---------------------------------------------------------------- plumbing
 
-    def _signing_key(self, key: Any) -> "Key":
+    def _signing_key(self, key: Any) -> "_ext.Key":
         # A cryptography key object is converted once per store: the last one
         # used is kept (with its secret, as the caller keeps it too).
         cached = self._key_cache
         if cached is not None and cached[0] is key:
             return cached[1]
-        k = load_key(key)
+        k = load_key(key)._key
         if not isinstance(key, (Key, str, bytes, os.PathLike)):
             self._key_cache = (key, k)
         return k
