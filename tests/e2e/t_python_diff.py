@@ -156,7 +156,7 @@ class Differential(acutil.ToolCase):
     def run_script(self) -> int:
         n = 0
         for what, method, args in self.script():
-            seed, pkg = self.both(self.S)[0], self.both(self.P)[1]
+            seed, pkg = SeedStore(Path(self.S)), attestchain.ChainStore(self.P)
             a, b = getattr(seed, method)(*args), getattr(pkg, method)(*args)
             pkg.close()
             fixed = [f.name for f in dataclasses.fields(a) if f.name not in UNFIXED]
