@@ -151,8 +151,11 @@ $(BUILD)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -O2 -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PKG_LIBS)
 
+# Then the Python package's rows (bench/bench_python.py); fails if either missed.
 bench: all $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
-	@$(BUILD)/bench/bench $(BENCH_ARGS)
+	@$(BUILD)/bench/bench $(BENCH_ARGS); c=$$?; \
+	$(PYTHON) bench/bench_python.py --build $(BUILD) $(filter --quick --markdown,$(BENCH_ARGS)); \
+	p=$$?; [ $$c = 0 ] && [ $$p = 0 ]
 
 stress: all $(HELPER_BIN)
 	@BUILD=$(BUILD) AC_STRESS=1 tests/stress.sh

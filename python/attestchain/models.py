@@ -76,7 +76,7 @@ class AttestationChainRecord:
 @dataclass(frozen=True)
 class ChainState:
     """The chain's head, as the original store's ChainState, plus the three
-    keys SPEC section 6 adds ([fix]): `chain_size` (bytes of chain.bin the
+    keys docs/format.md section 7 adds ([fix]): `chain_size` (bytes of chain.bin the
     state covers), `head_offset` (offset of the last frame) and `signer`
     (the key authorized to sign the next record; 32 zero bytes if none may)."""
 
@@ -93,7 +93,7 @@ class ChainState:
 
 
 class VerifyWarning(NamedTuple):
-    """A warning that does not make a chain invalid (SPEC section 5, 8):
+    """A warning that does not make a chain invalid (docs/format.md sections 6, 10, 11):
     `code` is "torn_tail", "clock" or "chain_size" (later libraries may add
     others); `index` the record (None for a torn tail); `offset` in
     chain.bin; `bytes` the torn tail's size or the witnessed chain_size;

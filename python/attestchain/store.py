@@ -1,9 +1,9 @@
 """ChainStore: the original Python store's interface on libattestchain.
 
 Every method the original had keeps its name, arguments, defaults, return
-types and exceptions; where the original is wrong (the [fix] items of the
-format contract) this does what the contract says: python/README.md lists
-each difference.  The extras (context manager, len, iteration, indexing,
+types and exceptions; where the original is wrong (the [fix] items of
+docs/format.md) this does what the format says: python/README.md lists each
+difference.  The extras (context manager, len, iteration, indexing,
 append_batch, verify) come on top.
 """
 from __future__ import annotations
@@ -343,7 +343,7 @@ class ChainStore:
 
     def verify(self, start: int = 0, end: Optional[int] = None, *,
                threads: int = 0) -> VerifyReport:
-        """Verifies records start..end (SPEC section 8) and returns a report
+        """Verifies records start..end (docs/format.md section 11) and returns a report
         without raising for an invalid chain: `valid`, `index`, `reason`,
         `warnings`...  Raises ChainError only when it cannot run (I/O, or a
         damaged record before `start`).  `threads`: 0 for one per CPU."""

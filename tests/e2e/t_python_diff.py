@@ -11,8 +11,8 @@ against attestchain.ChainStore, writing chain P.  After each step:
   and verifying ranges), and the answers are equal field by field.
 So chains written by either are read and verified by the other; at the end
 each appends to the other's chain.  Then damaged chains, where both must
-reject alike, and the [fix] points of SPEC.md, where the test asserts the
-SPEC behaviour and names the difference.
+reject alike, and the [fix] points of docs/format.md, where the test asserts the
+format's behaviour and names the difference.
 """
 from __future__ import annotations
 
@@ -244,7 +244,7 @@ class Differential(acutil.ToolCase):
         self.assertEqual((cm.exception.index, cm.exception.reason), (1, "decode"))
 
     def test_fix_torn_tail(self):
-        """[fix] SPEC 7, torn tail: the original appends after the bytes a
+        """[fix] docs/format.md section 10, torn tail: the original appends after the bytes a
         crash left, which breaks every later read; the package cuts them
         (keeping them in a file beside chain.bin) and appends after the last
         complete frame."""
@@ -276,7 +276,7 @@ class Differential(acutil.ToolCase):
         self.assertIs(pkg.verify_chain(), True)
 
     def test_fix_stale_state_fork(self):
-        """[fix] SPEC 6, state.cbor is a cache: after a crash between the
+        """[fix] docs/format.md section 7, state.cbor is a cache: after a crash between the
         log's fsync and the state's rename, the original derives the next
         index from the stale state and forks the chain; the package checks
         the state against chain.bin and appends at the right index."""
@@ -297,7 +297,7 @@ class Differential(acutil.ToolCase):
         self.assertIs(SeedStore(Path(pkg_chain)).verify_chain(), True)
 
     def test_fix_rotation_to_own_key(self):
-        """[fix] SPEC 4.4: the original lets a chain rotate to the key that
+        """[fix] docs/format.md section 4.3: the original lets a chain rotate to the key that
         signs the rotation, which empties its authorized set, so that anyone
         may sign next; the package refuses such a rotation (ValueError) and
         reports one found in a chain as reason "rotation"."""
@@ -316,9 +316,9 @@ class Differential(acutil.ToolCase):
             self.assertEqual(len(pkg), n)
 
     def test_fix_range_verification(self):
-        """[fix] SPEC 8: verifying a range that starts after 0 takes the
+        """[fix] docs/format.md section 11: verifying a range that starts after 0 takes the
         authorized key from the history before it; the original trusts
-        whoever signed the range's first record.  And SPEC 7: the package
+        whoever signed the range's first record.  And section 9: the package
         refuses to append with a key that is not authorized (the original
         writes a record that can never verify)."""
         n = self.run_script()
@@ -338,7 +338,7 @@ class Differential(acutil.ToolCase):
             self.assertEqual(len(pkg), n)
 
     def test_fix_state_extension_keys(self):
-        """[fix] SPEC 6: the state carries chain_size, head_offset and signer
+        """[fix] docs/format.md section 7: the state carries chain_size, head_offset and signer
         (the original's state.cbor has none of them)."""
         n = self.run_script()
         only_seed = self.path("only-seed")
