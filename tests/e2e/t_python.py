@@ -101,6 +101,15 @@ class Api(Case):
                          (0, 1, r.record_hash, self.pub))
         self.assertEqual(st.created_at, r.claimed_ts)
 
+    def test_state_is_never_stale(self):
+        """Another store's append shows at once (the original caches its
+        state per object until it appends itself)."""
+        a, b = self.filled(1), self.store()
+        self.assertEqual(b.state().record_count, 1)
+        a.append(h(1), "a/b", self.key, {"nul in a value": "a\0b"})
+        self.assertEqual((b.state().record_count, len(b)), (2, 2))
+        self.assertEqual(b.head().metadata, {"nul in a value": "a\0b"})
+
     def test_key_forms(self):
         """cryptography keys, attestchain Keys and key file paths sign alike."""
         s = self.store()
@@ -331,6 +340,8 @@ class BadInput(Case):
             (TypeError, (h(1), "a/b", self.key, ["not", "a", "map"])),
             (ValueError, (h(1), "a/b", self.key, {"big": 2**64})),
             (ValueError, (h(1), "a/b", self.key, {"small": -2**64 - 1})),
+            (ValueError, (h(1), "a/b", self.key, {"nul\0key": 1})),
+            (ValueError, (h(1), "a/b", self.key, {"k": "\ud800"})),  # not UTF-8
             (TypeError, (h(1), "a/b", rsa_like)),                 # not Ed25519
             (TypeError, (h(1), "a/b", self.key.public_key())),
             (TypeError, (h(1), "a/b", 42)),
