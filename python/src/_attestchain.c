@@ -212,15 +212,22 @@ struct IterObject {
 
 static PyTypeObject Chain_Type, Iter_Type;
 
-/* Takes the handle's lock, waiting with the GIL released.  Fails with
- * ValueError when the store is closed (then the lock is not held). */
-static int chain_enter(ChainObject *c)
+/* Takes the handle's lock; a thread that must wait for it releases the GIL
+ * meanwhile, so the holder can finish its call. */
+static void chain_lock(ChainObject *c)
 {
     if (!PyThread_acquire_lock(c->lock, NOWAIT_LOCK)) {
         Py_BEGIN_ALLOW_THREADS
         PyThread_acquire_lock(c->lock, WAIT_LOCK);
         Py_END_ALLOW_THREADS
     }
+}
+
+/* Takes the handle's lock.  Fails with ValueError when the store is closed
+ * (then the lock is not held). */
+static int chain_enter(ChainObject *c)
+{
+    chain_lock(c);
     if (c->chain == NULL) {
         PyThread_release_lock(c->lock);
         raise_closed();
@@ -279,11 +286,7 @@ static void chain_drop_iters(ChainObject *c)
 static PyObject *Chain_close(ChainObject *self, PyObject *unused)
 {
     (void)unused;
-    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(self->lock, WAIT_LOCK);
-        Py_END_ALLOW_THREADS
-    }
+    chain_lock(self);
     if (self->chain == NULL) {
         chain_leave(self);
         Py_RETURN_NONE; /* closing twice is fine, as for files */
@@ -707,11 +710,7 @@ static void iter_unlink(IterObject *self)
 static void Iter_dealloc(IterObject *self)
 {
     ChainObject *c = self->owner;
-    if (!PyThread_acquire_lock(c->lock, NOWAIT_LOCK)) {
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(c->lock, WAIT_LOCK);
-        Py_END_ALLOW_THREADS
-    }
+    chain_lock(c);
     ac_iter_free(self->it);
     iter_unlink(self);
     chain_leave(c);
