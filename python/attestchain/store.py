@@ -276,14 +276,26 @@ class ChainStore:
         return self._iter(max(start, 0), last)
 
     def _iter(self, start: int, last: int) -> Iterator[AttestationChainRecord]:
-        if last < 0 or start > _LAST:
-            return
-        try:
-            it = self._chain.iter(start, min(last, _LAST))
-            for t in it:
+        # In chunks, each read in one call under the handle's lock: an append
+        # through this store between two chunks cannot disturb the reading.
+        chunk = 64  # small first: next(iter(store)) should not read thousands
+        while 0 <= start <= last and start <= _LAST:
+            batch = self._records(start, last, chunk)
+            for t in batch:
+                if self._chain.closed:
+                    raise ValueError("operation on a closed chain store")
                 yield _record(t)
+            if not batch:  # the head: as the original, records appended meanwhile count
+                return
+            start += len(batch)
+            chunk = 1024
+
+    def _records(self, start: int, last: int, count: int) -> List[tuple]:
+        try:
+            return self._chain.records(start, min(last, _LAST), count)
         except _ext.LibError as e:
             _raise(e)
+            raise  # not reached
 
     # ---------------------------------------------------------------- appending
 
@@ -315,11 +327,14 @@ class ChainStore:
         return self._appended(done[0][0], done[-1][0])
 
     def _appended(self, first: int, last: int) -> List[AttestationChainRecord]:
-        try:
-            return [_record(t) for t in self._chain.iter(first, last)]
-        except _ext.LibError as e:
-            _raise(e)
-            raise  # not reached
+        out: List[AttestationChainRecord] = []
+        while first + len(out) <= last:
+            batch = self._records(first + len(out), last, 1024)
+            if not batch:
+                raise ChainError(f"{self._dir}: record {first + len(out)} was appended but "
+                                 "cannot be read back; run verify", index=first + len(out))
+            out.extend(_record(t) for t in batch)
+        return out
 
     def append_key_rotation(self, old_private_key: Any,
                             new_private_key: Any) -> AttestationChainRecord:
@@ -353,6 +368,11 @@ class ChainStore:
             raise ValueError(f"start must be >= 0, not {start}")
         if last < start or start > _LAST:
             return _empty_report()  # as the original: nothing in the range
+        if not os.path.exists(self._dir / "chain.bin"):
+            # A directory without chain.bin is no chain: an error, never
+            # "valid, 0 records" (as the library and `attestchain verify` say).
+            raise ChainError(f"{self._dir}: no chain.bin here: nothing was ever appended, so "
+                             "there is no chain to verify", code=_ext.ENOTFOUND)
         try:
             t = self._chain.verify(start, min(last, _LAST), threads)
         except _ext.LibError as e:

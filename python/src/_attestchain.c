@@ -194,23 +194,13 @@ static PyTypeObject Key_Type = {
 
 /* ------------------------------------------------------------------ chains */
 
-typedef struct IterObject IterObject;
-
 typedef struct {
     PyObject_HEAD
     ac_chain *chain;          /* NULL once closed */
     PyThread_type_lock lock;  /* one thread in the library per handle */
-    IterObject *iters;        /* open iterators, freed before the handle */
 } ChainObject;
 
-struct IterObject {
-    PyObject_HEAD
-    ChainObject *owner; /* strong reference */
-    ac_iter *it;        /* NULL when exhausted or its chain closed */
-    IterObject *prev, *next;
-};
-
-static PyTypeObject Chain_Type, Iter_Type;
+static PyTypeObject Chain_Type;
 
 /* Takes the handle's lock; a thread that must wait for it releases the GIL
  * meanwhile, so the holder can finish its call. */
@@ -274,15 +264,6 @@ static PyObject *Chain_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     return (PyObject *)self;
 }
 
-/* Frees every open iterator's library state; the handle's lock is held. */
-static void chain_drop_iters(ChainObject *c)
-{
-    for (IterObject *i = c->iters; i != NULL; i = i->next) {
-        ac_iter_free(i->it);
-        i->it = NULL;
-    }
-}
-
 static PyObject *Chain_close(ChainObject *self, PyObject *unused)
 {
     (void)unused;
@@ -291,7 +272,6 @@ static PyObject *Chain_close(ChainObject *self, PyObject *unused)
         chain_leave(self);
         Py_RETURN_NONE; /* closing twice is fine, as for files */
     }
-    chain_drop_iters(self);
     ac_chain *c = self->chain;
     self->chain = NULL;
     ac_error err;
@@ -307,7 +287,6 @@ static PyObject *Chain_close(ChainObject *self, PyObject *unused)
 
 static void Chain_dealloc(ChainObject *self)
 {
-    /* Iterators hold a reference, so none is left open here. */
     if (self->chain != NULL) {
         ac_error err;
         Py_BEGIN_ALLOW_THREADS
@@ -447,39 +426,65 @@ static PyObject *Chain_head(ChainObject *self, PyObject *unused)
     return chain_fetch(self, 1, 0);
 }
 
-static PyObject *Chain_iter(ChainObject *self, PyObject *args)
+/* records(start, end, max) -> up to `max` records start..end (inclusive;
+ * the library stops at the head) as tuples.  The library's iterator lives
+ * inside this one call, under the handle's lock, so no append on the handle
+ * can come between its steps; Python iterates by calling again from the next
+ * index.  An error after some records returns those, and the next call meets
+ * it first. */
+static PyObject *Chain_records(ChainObject *self, PyObject *args)
 {
     unsigned long long start, end;
-    if (!PyArg_ParseTuple(args, "KK", &start, &end))
+    Py_ssize_t max;
+    if (!PyArg_ParseTuple(args, "KKn", &start, &end, &max))
         return NULL;
-    if (chain_enter(self) != 0)
+    if (max <= 0 || max > 65536) {
+        PyErr_SetString(PyExc_ValueError, "max must be 1..65536");
         return NULL;
-    ac_iter *it;
+    }
+    loaded_record *recs = PyMem_Calloc((size_t)max, sizeof *recs);
+    if (recs == NULL)
+        return PyErr_NoMemory();
+    if (chain_enter(self) != 0) {
+        PyMem_Free(recs);
+        return NULL;
+    }
+    Py_ssize_t n = 0;
     ac_error err;
     int rc;
     Py_BEGIN_ALLOW_THREADS
+    ac_iter *it = NULL;
     rc = ac_iter_open(self->chain, start, end, &it, &err);
-    Py_END_ALLOW_THREADS
-    if (rc != AC_OK) {
-        chain_leave(self);
-        return raise_ac(&err);
+    while (rc == AC_OK && n < max) {
+        int got = ac_iter_next(it, &recs[n].rec, &err);
+        if (got == 1 && (got = record_load_json(&recs[n], &err)) == AC_OK) {
+            n++;
+            continue;
+        }
+        record_release(&recs[n]);
+        rc = got; /* 0 at the end, or an error */
+        break;
     }
-    IterObject *o = PyObject_New(IterObject, &Iter_Type);
-    if (o == NULL) {
+    if (it != NULL)
         ac_iter_free(it);
-        chain_leave(self);
-        return NULL;
-    }
-    Py_INCREF(self);
-    o->owner = self;
-    o->it = it;
-    o->prev = NULL;
-    o->next = self->iters;
-    if (self->iters != NULL)
-        self->iters->prev = o;
-    self->iters = o;
+    Py_END_ALLOW_THREADS
     chain_leave(self);
-    return (PyObject *)o;
+    PyObject *list = NULL;
+    if (rc < 0 && n == 0)
+        raise_ac(&err);
+    else if ((list = PyList_New(n)) != NULL)
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *t = record_tuple(&recs[i]);
+            if (t == NULL) {
+                Py_CLEAR(list);
+                break;
+            }
+            PyList_SET_ITEM(list, i, t);
+        }
+    for (Py_ssize_t i = 0; i < n; i++)
+        record_release(&recs[i]); /* those not handed over after a failure */
+    PyMem_Free(recs);
+    return list;
 }
 
 /* Entries: a sequence of (content_hash, content_type, metadata_json or None). */
@@ -668,7 +673,8 @@ static PyMethodDef Chain_methods[] = {
     {"is_empty", (PyCFunction)Chain_is_empty, METH_NOARGS, "True if no complete record."},
     {"get", (PyCFunction)Chain_get, METH_O, "Record `index` as a tuple."},
     {"head", (PyCFunction)Chain_head, METH_NOARGS, "The last record as a tuple, or None."},
-    {"iter", (PyCFunction)Chain_iter, METH_VARARGS, "An iterator over records start..end."},
+    {"records", (PyCFunction)Chain_records, METH_VARARGS,
+     "Up to `max` records start..end as tuples."},
     {"append", (PyCFunction)Chain_append, METH_VARARGS,
      "Appends entries (one lock, one fsync): a list of (index, hash)."},
     {"rotate", (PyCFunction)Chain_rotate, METH_VARARGS, "Appends a key rotation."},
@@ -691,73 +697,6 @@ static PyTypeObject Chain_Type = {
     .tp_methods = Chain_methods,
     .tp_getset = Chain_getset,
     .tp_new = Chain_new,
-};
-
-/* ------------------------------------------------------------------ iterators */
-
-static void iter_unlink(IterObject *self)
-{
-    ChainObject *c = self->owner;
-    if (self->prev != NULL)
-        self->prev->next = self->next;
-    else
-        c->iters = self->next;
-    if (self->next != NULL)
-        self->next->prev = self->prev;
-    self->prev = self->next = NULL;
-}
-
-static void Iter_dealloc(IterObject *self)
-{
-    ChainObject *c = self->owner;
-    chain_lock(c);
-    ac_iter_free(self->it);
-    iter_unlink(self);
-    chain_leave(c);
-    Py_DECREF(c);
-    PyObject_Free(self);
-}
-
-static PyObject *Iter_next(IterObject *self)
-{
-    ChainObject *c = self->owner;
-    if (chain_enter(c) != 0) /* ValueError once its chain is closed */
-        return NULL;
-    if (self->it == NULL) { /* exhausted */
-        chain_leave(c);
-        return NULL;
-    }
-    loaded_record lr = {0};
-    ac_error err;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = ac_iter_next(self->it, &lr.rec, &err);
-    if (rc == 1 && (rc = record_load_json(&lr, &err)) == AC_OK)
-        rc = 1;
-    if (rc != 1)
-        record_release(&lr);
-    Py_END_ALLOW_THREADS
-    if (rc == 0) {
-        ac_iter_free(self->it);
-        self->it = NULL;
-    }
-    chain_leave(c);
-    if (rc < 0)
-        return raise_ac(&err);
-    if (rc == 0)
-        return NULL;
-    return record_tuple(&lr);
-}
-
-static PyTypeObject Iter_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "attestchain._attestchain.Iter",
-    .tp_basicsize = sizeof(IterObject),
-    .tp_dealloc = (destructor)Iter_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Records of a chain, in order, as tuples.",
-    .tp_iter = PyObject_SelfIter,
-    .tp_iternext = (iternextfunc)Iter_next,
 };
 
 /* ------------------------------------------------------------------ module */
@@ -832,8 +771,7 @@ static int add_codes(PyObject *m)
 
 PyMODINIT_FUNC PyInit__attestchain(void)
 {
-    if (PyType_Ready(&Key_Type) < 0 || PyType_Ready(&Chain_Type) < 0 ||
-        PyType_Ready(&Iter_Type) < 0)
+    if (PyType_Ready(&Key_Type) < 0 || PyType_Ready(&Chain_Type) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (m == NULL)

@@ -72,7 +72,9 @@ class Api(Case):
         self.assertIsNone(s.head())
         self.assertEqual(len(s), 0)
         self.assertEqual(list(s.iter_records()), [])
-        self.assertTrue(s.verify_chain())
+        with self.assertRaises(ChainError) as cm:  # no chain.bin: no chain
+            s.verify_chain()
+        self.assertIn("chain.bin", str(cm.exception))
         with self.assertRaises(ChainError):
             s.get(0)
         self.assertEqual(os.stat(self.path("a/b/chain")).st_mode & 0o777, 0o700)
@@ -218,6 +220,19 @@ class Extras(Case):
         s.close()
         with self.assertRaises(ValueError):
             next(it)
+
+    def test_append_while_iterating(self):
+        """Appends through the same store between the steps of an iteration
+        disturb neither; the iteration goes on into the new records, as the
+        original's did."""
+        s = self.filled(70)  # more than the first chunk
+        seen = []
+        for r in s.iter_records():
+            seen.append(r.chain_index)
+            if r.chain_index in (3, 65):
+                s.append(h(1000 + r.chain_index), "a/b", self.key)
+        self.assertEqual(seen, list(range(72)))
+        self.assertTrue(s.verify_chain())
 
     def test_len_iter_index(self):
         s = self.filled(5)
