@@ -11,7 +11,8 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Iterable, Iterator, List, NoReturn, Optional, Sequence,
+                    Tuple, Union)
 
 from . import _attestchain as _ext
 from ._meta import from_json, to_json
@@ -22,7 +23,7 @@ PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 _LAST = (1 << 64) - 1  # the library's "to the head"
 
 
-def _raise(e: _ext.LibError, cls: type = ChainError) -> None:
+def _raise(e: _ext.LibError, cls: type = ChainError) -> NoReturn:
     """Raises the Python exception for a library error: ValueError for a bad
     argument or key, MemoryError, or `cls` (a ChainError) with the library's
     code, record index and errno."""
@@ -33,6 +34,14 @@ def _raise(e: _ext.LibError, cls: type = ChainError) -> None:
         raise MemoryError(message) from None
     raise cls(message, code=code, index=index if index >= 0 else None,
               errno=sys_errno or None) from None
+
+
+def _call(fn: Callable[..., Any], *args: Any, cls: type = ChainError) -> Any:
+    """fn(*args), with a library error raised as _raise says."""
+    try:
+        return fn(*args)
+    except _ext.LibError as e:
+        _raise(e, cls)
 
 
 def _record(t: tuple) -> AttestationChainRecord:
@@ -58,7 +67,7 @@ def _entry(content_hash: Any, content_type: Any, metadata: Any) -> tuple:
     return (_content_hash(content_hash), content_type, to_json(metadata))
 
 
-def _key_error(e: _ext.LibError) -> None:
+def _key_error(e: _ext.LibError) -> NoReturn:
     code, sys_errno, _index, message = e.args
     if code == _ext.ENOTFOUND:
         raise FileNotFoundError(sys_errno or errno.ENOENT, message) from None
@@ -88,7 +97,6 @@ class Key:
             return cls(_ext.Key.generate())
         except _ext.LibError as e:
             _key_error(e)
-            raise  # not reached
 
     @classmethod
     def load(cls, path: PathLike) -> "Key":
@@ -100,7 +108,6 @@ class Key:
             return cls(_ext.Key.load(path))
         except _ext.LibError as e:
             _key_error(e)
-            raise  # not reached
 
     @classmethod
     def from_cryptography(cls, key: Any) -> "Key":
@@ -121,7 +128,6 @@ class Key:
             return cls(_ext.Key.from_pem(pem))
         except _ext.LibError as e:
             _key_error(e)
-            raise  # not reached
 
     def save(self, path: PathLike) -> None:
         """Writes the key as PKCS#8 PEM to a new file, mode 0600, fsynced.
@@ -175,10 +181,7 @@ class ChainStore:
             # by the library, mode 0700.
             parent = os.path.dirname(os.path.abspath(path))
             os.makedirs(parent, exist_ok=True)
-        try:
-            self._chain = _ext.Chain(path, not readonly, readonly)
-        except _ext.LibError as e:
-            _raise(e)
+        self._chain = _call(_ext.Chain, path, not readonly, readonly)
         self._dir = Path(path)
         self._key_cache: Optional[Tuple[Any, _ext.Key]] = None
 
@@ -208,10 +211,7 @@ class ChainStore:
         """Writes state.cbor if this store appended, and frees the handle.
         Closing twice is fine."""
         self._key_cache = None
-        try:
-            self._chain.close()
-        except _ext.LibError as e:
-            _raise(e)
+        _call(self._chain.close)
 
     def __enter__(self) -> "ChainStore":
         if self._chain.closed:
@@ -229,40 +229,26 @@ class ChainStore:
     def state(self) -> Optional[ChainState]:
         """The head state, checked against chain.bin (never a stale cache), or
         None for an empty chain."""
-        try:
-            t = self._chain.state()
-        except _ext.LibError as e:
-            _raise(e)
+        t = _call(self._chain.state)
         return None if t is None else ChainState(*t)
 
     def is_empty(self) -> bool:
         """True if the chain holds no complete record."""
-        try:
-            return self._chain.is_empty()
-        except _ext.LibError as e:
-            _raise(e)
-            raise  # not reached
+        return _call(self._chain.is_empty)
 
     def head(self) -> Optional[AttestationChainRecord]:
         """The last record, or None for an empty chain."""
-        try:
-            t = self._chain.head()
-        except _ext.LibError as e:
-            _raise(e)
+        t = _call(self._chain.head)
         return None if t is None else _record(t)
 
     def get(self, index: int) -> AttestationChainRecord:
         """Record `index`; ChainError if there is none (or it is damaged)."""
-        if isinstance(index, bool) or not isinstance(index, int):
-            index = _as_index(index)
+        index = _as_index(index)
         if index < 0:
             raise ChainError(f"Record at index {index} not found.", index=index,
                              code=_ext.ENOTFOUND)
         try:
-            return _record(self._chain.get(index))
-        except _ext.LibError as e:
-            _raise(e)
-            raise  # not reached
+            return _record(_call(self._chain.get, index))
         except OverflowError:
             raise ChainError(f"Record at index {index} not found.", index=index,
                              code=_ext.ENOTFOUND) from None
@@ -291,11 +277,7 @@ class ChainStore:
             chunk = 1024
 
     def _records(self, start: int, last: int, count: int) -> List[tuple]:
-        try:
-            return self._chain.records(start, min(last, _LAST), count)
-        except _ext.LibError as e:
-            _raise(e)
-            raise  # not reached
+        return _call(self._chain.records, start, min(last, _LAST), count)
 
     # ---------------------------------------------------------------- appending
 
@@ -318,23 +300,14 @@ class ChainStore:
                 raise TypeError("each entry must be (content_hash, content_type[, metadata])")
             ents.append(_entry(e[0], e[1], e[2] if len(e) == 3 else None))
         key = self._signing_key(private_key)
-        try:
-            done = self._chain.append(key, ents)
-        except _ext.LibError as e:
-            _raise(e, ChainAppendError)
+        done = _call(self._chain.append, key, ents, cls=ChainAppendError)
         if not done:
             return []
         return self._appended(done[0][0], done[-1][0])
 
     def _appended(self, first: int, last: int) -> List[AttestationChainRecord]:
-        out: List[AttestationChainRecord] = []
-        while first + len(out) <= last:
-            batch = self._records(first + len(out), last, 1024)
-            if not batch:
-                raise ChainError(f"{self._dir}: record {first + len(out)} was appended but "
-                                 "cannot be read back; run verify", index=first + len(out))
-            out.extend(_record(t) for t in batch)
-        return out
+        # Read back by index: this store wrote them, under its lock, just now.
+        return [_record(_call(self._chain.get, i)) for i in range(first, last + 1)]
 
     def append_key_rotation(self, old_private_key: Any,
                             new_private_key: Any) -> AttestationChainRecord:
@@ -348,10 +321,7 @@ class ChainStore:
         else:
             new_pub = load_key(new_private_key).public_key
         old = self._signing_key(old_private_key)
-        try:
-            index, _hash = self._chain.rotate(old, new_pub)
-        except _ext.LibError as e:
-            _raise(e, ChainAppendError)
+        index, _hash = _call(self._chain.rotate, old, new_pub, cls=ChainAppendError)
         return self._appended(index, index)[0]
 
     # ---------------------------------------------------------------- verifying
