@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <attestchain.h>
@@ -198,6 +199,8 @@ typedef struct {
     PyObject_HEAD
     ac_chain *chain;          /* NULL once closed */
     PyThread_type_lock lock;  /* one thread in the library per handle */
+    pid_t pid;                /* the process that opened `chain` */
+    unsigned flags;           /* ac_chain_open's, to open it again after fork() */
 } ChainObject;
 
 static PyTypeObject Chain_Type;
@@ -213,10 +216,42 @@ static void chain_lock(ChainObject *c)
     }
 }
 
+/* A store used in a child of fork(): the inherited handle shares its open
+ * file description, and so its flock, with the parent's, so appends through
+ * both would not exclude each other; and its in-memory state is the
+ * parent's.  It is left untouched (never used, closed or freed here: closing
+ * could write the parent's state.cbor), as is the lock, which a thread that
+ * does not exist here may hold; the child opens the chain for itself.
+ * Called with the GIL held, which keeps other threads out meanwhile. */
+static int chain_adopt(ChainObject *c, int reopen)
+{
+    PyThread_type_lock lock = PyThread_allocate_lock();
+    if (lock == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    c->lock = lock;
+    c->pid = getpid();
+    ac_chain *inherited = c->chain;
+    c->chain = NULL;
+    if (inherited == NULL || !reopen)
+        return 0;
+    ac_error err;
+    if (ac_chain_open(&c->chain, ac_chain_dir(inherited), c->flags & ~AC_OPEN_CREATE, &err) !=
+        AC_OK) {
+        c->chain = NULL;
+        raise_ac(&err);
+        return -1;
+    }
+    return 0;
+}
+
 /* Takes the handle's lock.  Fails with ValueError when the store is closed
  * (then the lock is not held). */
 static int chain_enter(ChainObject *c)
 {
+    if (c->pid != getpid() && chain_adopt(c, 1) != 0)
+        return -1;
     chain_lock(c);
     if (c->chain == NULL) {
         PyThread_release_lock(c->lock);
@@ -250,11 +285,12 @@ static PyObject *Chain_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         Py_DECREF(self);
         return PyErr_NoMemory();
     }
-    unsigned flags = (create ? AC_OPEN_CREATE : 0) | (readonly ? AC_OPEN_READONLY : 0);
+    self->pid = getpid();
+    self->flags = (create ? AC_OPEN_CREATE : 0) | (readonly ? AC_OPEN_READONLY : 0);
     ac_error err;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = ac_chain_open(&self->chain, PyBytes_AS_STRING(dir), flags, &err);
+    rc = ac_chain_open(&self->chain, PyBytes_AS_STRING(dir), self->flags, &err);
     Py_END_ALLOW_THREADS
     Py_DECREF(dir);
     if (rc != AC_OK) {
@@ -267,6 +303,11 @@ static PyObject *Chain_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 static PyObject *Chain_close(ChainObject *self, PyObject *unused)
 {
     (void)unused;
+    if (self->pid != getpid()) { /* inherited through fork(): not this process's */
+        if (chain_adopt(self, 0) != 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
     chain_lock(self);
     if (self->chain == NULL) {
         chain_leave(self);
@@ -287,6 +328,10 @@ static PyObject *Chain_close(ChainObject *self, PyObject *unused)
 
 static void Chain_dealloc(ChainObject *self)
 {
+    if (self->pid != getpid()) { /* inherited through fork(): see chain_adopt */
+        Py_TYPE(self)->tp_free((PyObject *)self);
+        return;
+    }
     if (self->chain != NULL) {
         ac_error err;
         Py_BEGIN_ALLOW_THREADS

@@ -544,6 +544,37 @@ class Concurrency(Case):
         self.assertTrue(s.verify_chain())
 
 
+class Fork(Case):
+    def test_store_used_in_forked_children(self):
+        """A store opened before fork() and used in the children: each child
+        opens the chain for itself (a shared handle would share its flock,
+        and the children's appends would fork the chain); the parent's
+        handle goes on working."""
+        s = self.filled(1)
+        pids = []
+        for p in range(4):
+            pid = os.fork()
+            if pid == 0:  # the child: report by exit status only
+                code = 1
+                try:
+                    for i in range(25):
+                        s.append(h(1000 * p + i), "a/b", self.key)
+                    s.close()
+                    code = 0
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+        for pid in pids:
+            _pid, status = os.waitpid(pid, 0)
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        self.assertEqual(s.append(h(9999), "a/b", self.key).chain_index, 101)
+        recs = list(s)
+        self.assertEqual([r.chain_index for r in recs], list(range(102)))
+        self.assertTrue(s.verify_chain())
+        s.close()
+        self.assertTrue(self.store().verify_chain())
+
+
 class Install(unittest.TestCase):
     def test_pip_install_offline(self):
         """`pip install ./python` with Debian's pip and setuptools, no index
