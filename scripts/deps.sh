@@ -20,6 +20,7 @@ have_pc cmocka || need="$need libcmocka-dev"
 have_py setuptools || need="$need python3-setuptools"
 have_py pip || need="$need python3-pip"
 have_py wheel || need="$need python3-wheel"
+have_py mypy || need="$need python3-mypy" # its typing is checked (t_python)
 # The tests read JSON and drive the Python reference store for interop.
 have_py cbor2 || need="$need python3-cbor2"
 have_py cryptography || need="$need python3-cryptography"

@@ -12,6 +12,8 @@ and exception classes); `attestchain.compat.soosef.federation.chain` is that
 store's module path, so that a program changes one import line.  See
 python/README.md for what differs, and why.
 """
+import os
+
 from . import _attestchain
 from .models import (AttestationChainRecord, ChainAppendError, ChainError, ChainIntegrityError,
                      ChainState, VerifyReport, VerifyWarning)
@@ -22,10 +24,11 @@ CONTENT_TYPE_KEY_ROTATION = _attestchain.ROTATION_CONTENT_TYPE
 MAX_RECORD_SIZE = _attestchain.MAX_RECORD_SIZE
 
 
-def sha256_file(path) -> bytes:
+def sha256_file(path: "str | bytes | os.PathLike[str] | os.PathLike[bytes]") -> bytes:
     """SHA-256 of a file, streamed in large reads with the GIL released."""
     try:
-        return _attestchain.sha256_file(path)
+        digest: bytes = _attestchain.sha256_file(path)
+        return digest
     except _attestchain.LibError as e:
         code, sys_errno, _index, message = e.args
         raise OSError(sys_errno or None, message) from None

@@ -10,7 +10,7 @@ would give for the record's CBOR.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Dict, Optional
 
 from . import _attestchain as _ext
 
@@ -45,7 +45,7 @@ def _value(v: Any, depth: int) -> Any:
                     "(int, str, bytes, bool, None, list, dict)")
 
 
-def _map(m: dict, depth: int) -> dict:
+def _map(m: Dict[Any, Any], depth: int) -> Dict[str, Any]:
     out = {}
     for k, v in m.items():
         if not isinstance(k, str):
@@ -54,7 +54,7 @@ def _map(m: dict, depth: int) -> dict:
     return out
 
 
-def to_json(metadata: Any) -> Any:
+def to_json(metadata: Any) -> Optional[str]:
     """The JSON text for `metadata` (a dict), or None for an empty one."""
     if metadata is None:
         return None
@@ -82,7 +82,7 @@ def _decode(v: Any) -> Any:
     return v
 
 
-def from_json(text: str) -> dict:
+def from_json(text: str) -> Dict[str, Any]:
     """A record's metadata (or witnesses) from the library's JSON."""
     if text == "{}":
         return {}

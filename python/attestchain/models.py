@@ -8,7 +8,7 @@ original reads them unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, List, NamedTuple, Optional
+from typing import Any, ClassVar, Dict, List, Optional
 
 
 class ChainError(Exception):
@@ -58,19 +58,21 @@ class AttestationChainRecord:
     prev_hash: bytes
     content_hash: bytes
     content_type: str
-    metadata: dict
+    metadata: Dict[str, Any]
     claimed_ts: int
-    entropy_witnesses: dict
+    entropy_witnesses: Dict[str, Any]
     signer_pubkey: bytes
     signature: bytes
 
     @property
     def record_hash(self) -> bytes:
-        return self.__dict__["_record_hash"]
+        h: bytes = self.__dict__["_record_hash"]
+        return h
 
     @property
     def offset(self) -> int:
-        return self.__dict__["_offset"]
+        off: int = self.__dict__["_offset"]
+        return off
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,8 @@ class ChainState:
     GENESIS_PREV_HASH: ClassVar[bytes] = b"\x00" * 32
 
 
-class VerifyWarning(NamedTuple):
+@dataclass(frozen=True)
+class VerifyWarning:
     """A warning that does not make a chain invalid (docs/format.md sections 6, 10, 11):
     `code` is "torn_tail", "clock" or "chain_size" (later libraries may add
     others); `index` the record (None for a torn tail); `offset` in

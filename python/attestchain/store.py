@@ -9,9 +9,10 @@ append_batch, verify) come on top.
 from __future__ import annotations
 
 import errno
+import operator
 import os
 from pathlib import Path
-from typing import (Any, Callable, Iterable, Iterator, List, NoReturn, Optional, Sequence,
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, NoReturn, Optional, Sequence,
                     Tuple, Union)
 
 from . import _attestchain as _ext
@@ -44,7 +45,7 @@ def _call(fn: Callable[..., Any], *args: Any, cls: type = ChainError) -> Any:
         _raise(e, cls)
 
 
-def _record(t: tuple) -> AttestationChainRecord:
+def _record(t: Tuple[Any, ...]) -> AttestationChainRecord:
     rec = AttestationChainRecord(t[0], t[1], t[2], t[3], t[4], t[5], from_json(t[6]), t[7],
                                  from_json(t[8]), t[9], t[10])
     rec.__dict__["_record_hash"] = t[11]
@@ -61,7 +62,8 @@ def _content_hash(h: Any) -> bytes:
     return h
 
 
-def _entry(content_hash: Any, content_type: Any, metadata: Any) -> tuple:
+def _entry(content_hash: Any, content_type: Any,
+           metadata: Any) -> Tuple[bytes, str, Optional[str]]:
     if not isinstance(content_type, str):
         raise TypeError(f"content_type must be str, not {type(content_type).__name__}")
     return (_content_hash(content_hash), content_type, to_json(metadata))
@@ -205,7 +207,7 @@ class ChainStore:
 
     @property
     def closed(self) -> bool:
-        return self._chain.closed
+        return bool(self._chain.closed)
 
     def close(self) -> None:
         """Writes state.cbor if this store appended, and frees the handle.
@@ -234,7 +236,7 @@ class ChainStore:
 
     def is_empty(self) -> bool:
         """True if the chain holds no complete record."""
-        return _call(self._chain.is_empty)
+        return bool(_call(self._chain.is_empty))
 
     def head(self) -> Optional[AttestationChainRecord]:
         """The last record, or None for an empty chain."""
@@ -276,13 +278,13 @@ class ChainStore:
             start += len(batch)
             chunk = 1024
 
-    def _records(self, start: int, last: int, count: int) -> List[tuple]:
-        return _call(self._chain.records, start, min(last, _LAST), count)
+    def _records(self, start: int, last: int, count: int) -> List[Tuple[Any, ...]]:
+        return list(_call(self._chain.records, start, min(last, _LAST), count))
 
     # ---------------------------------------------------------------- appending
 
     def append(self, content_hash: bytes, content_type: str, private_key: Any,
-               metadata: Optional[dict] = None) -> AttestationChainRecord:
+               metadata: Optional[Dict[str, Any]] = None) -> AttestationChainRecord:
         """Appends one record signed by `private_key`; durable (fsynced) when
         it returns.  ChainAppendError if it failed or was refused (the key is
         not the chain's authorized signer, the chain is damaged or truncated);
@@ -404,8 +406,8 @@ class ChainStore:
 
 def _as_index(v: Any) -> int:
     try:
-        return v.__index__()
-    except AttributeError:
+        return operator.index(v)
+    except TypeError:
         raise TypeError(f"an index must be an int, not {type(v).__name__}") from None
 
 

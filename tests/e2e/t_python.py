@@ -575,6 +575,19 @@ class Fork(Case):
         self.assertTrue(self.store().verify_chain())
 
 
+class Typing(unittest.TestCase):
+    def test_annotations_and_stubs_check_strictly(self):
+        """The package's annotations and the extension's stubs agree with the
+        code, under mypy --strict, as a user's type checker reads them."""
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="ac-mypy-") as cache:
+            p = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", cache,
+                                "--ignore-missing-imports", "-p", "attestchain"],
+                               cwd=acpython.PACKAGE, env=acpython.child_env(),
+                               capture_output=True, text=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+
 class Install(unittest.TestCase):
     def test_pip_install_offline(self):
         """`pip install ./python` with Debian's pip and setuptools, no index

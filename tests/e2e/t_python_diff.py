@@ -21,7 +21,6 @@ import hashlib
 import os
 import shutil
 import sys
-import unittest
 from pathlib import Path
 
 import acpython
