@@ -274,6 +274,9 @@ class ChainStore:
                     raise ValueError("operation on a closed chain store")
                 yield _record(t)
             if not batch:  # the head: as the original, records appended meanwhile count
+                # A chain damaged at `start` may end the reading there without
+                # a word: the state, checked against chain.bin, then says why.
+                _call(self._chain.state)
                 return
             start += len(batch)
             chunk = 1024

@@ -235,6 +235,15 @@ class Differential(acutil.ToolCase):
         # ChainError too) with reason "decode".
         chain = self.damaged("not-cbor", lambda b: self.framed(b[:1] + [b"\xac" + b[1][1:]] + b[2:]))
         seed, pkg = self.both(chain)
+        # Reading stops at the damage, loudly; the original reads the whole
+        # file before its first record, the package hands over those before.
+        for store, error, before in ((seed, seed_exc.ChainError, []),
+                                     (pkg, attestchain.ChainError, [0])):
+            seen = []
+            with self.assertRaises(error):
+                for r in store.iter_records():
+                    seen.append(r.chain_index)
+            self.assertEqual(seen, before, type(store))
         with self.assertRaises(seed_exc.ChainError):
             seed.verify_chain()
         with self.assertRaises(attestchain.ChainIntegrityError) as cm:
