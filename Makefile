@@ -86,9 +86,12 @@ $(BUILD)/attestchain.pc: attestchain.pc.in Makefile
 
 # The Python package (python/, a CPython extension): built against this
 # build's static library (with its sanitizers under SAN=1) into $(BUILD)/python,
-# as part of `all`; `make bench` runs its rows (bench/bench_python.py) first.
-.PHONY: python bench-python
+# as part of `all`; `make install` puts it in Python's site directory for
+# PREFIX; `make bench` runs its rows (bench/bench_python.py) first.
+.PHONY: python bench-python install-python uninstall-python
 all: python
+install: install-python
+uninstall: uninstall-python
 bench: bench-python
 PYTHON ?= /usr/bin/python3
 PYTHON_SITE ?= $(shell $(PYTHON) scripts/python-site.py $(PREFIX))
@@ -101,6 +104,12 @@ $(BUILD)/python/.built: $(STATIC) $(PY_SRC)
 	cd python && AC_LIB_BUILD=$(abspath $(BUILD)) AC_SAN=$(SAN) $(PYTHON) setup.py -q build \
 	    --build-base $(abspath $(BUILD))/pybuild --build-lib $(abspath $(BUILD))/python >/dev/null
 	@touch $@
+install-python: python
+	install -d $(DESTDIR)$(PYTHON_SITE)
+	rm -rf $(DESTDIR)$(PYTHON_SITE)/attestchain
+	tar -C $(BUILD)/python --exclude=__pycache__ -cf - attestchain | tar -C $(DESTDIR)$(PYTHON_SITE) -xf -
+uninstall-python:
+	rm -rf $(DESTDIR)$(PYTHON_SITE)/attestchain
 bench-python: all
 	@$(PYTHON) bench/bench_python.py --build $(BUILD) $(filter --quick --markdown,$(BENCH_ARGS))
 
@@ -143,15 +152,11 @@ install: all
 	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/attestchain.pc
 	install -m 0755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 docs/attestchain.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -d $(DESTDIR)$(PYTHON_SITE)
-	rm -rf $(DESTDIR)$(PYTHON_SITE)/attestchain
-	tar -C $(BUILD)/python --exclude=__pycache__ -cf - attestchain | tar -C $(DESTDIR)$(PYTHON_SITE) -xf -
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/attestchain.h $(DESTDIR)$(PREFIX)/lib/libattestchain.* \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/attestchain.pc $(DESTDIR)$(PREFIX)/bin/attestchain \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/attestchain.1
-	rm -rf $(DESTDIR)$(PYTHON_SITE)/attestchain
 
 $(BUILD)/bench/%: bench/%.c $(STATIC)
 	@mkdir -p $(dir $@)
