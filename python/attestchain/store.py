@@ -113,17 +113,20 @@ class Key:
 
     @classmethod
     def from_cryptography(cls, key: Any) -> "Key":
-        """The same key as cryptography's Ed25519PrivateKey `key`.  TypeError
-        for any other object."""
+        """The same key as cryptography's Ed25519PrivateKey `key`.  ValueError
+        for another algorithm's private key, TypeError for any other object."""
         try:
             from cryptography.hazmat.primitives import serialization
             from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         except ImportError:  # then no cryptography key can have been passed
             Ed25519PrivateKey = None  # type: ignore[assignment,misc]
         if Ed25519PrivateKey is None or not isinstance(key, Ed25519PrivateKey):
-            raise TypeError("private key must be an Ed25519 key: cryptography's "
-                            "Ed25519PrivateKey, an attestchain.Key or a key file path, "
-                            f"not {type(key).__name__}")
+            # Another algorithm's private key is a bad value (ValueError, as
+            # the original's cryptography call raised); anything else a bad type.
+            other_key = hasattr(key, "private_bytes") and hasattr(key, "public_key")
+            raise (ValueError if other_key else TypeError)(
+                "private key must be an Ed25519 key: cryptography's Ed25519PrivateKey, an "
+                f"attestchain.Key or a key file path, not {type(key).__name__}")
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
         try:

@@ -337,7 +337,7 @@ class BadInput(Case):
 
     def test_append_arguments(self):
         s = self.filled(1)
-        rsa_like = ec.generate_private_key(ec.SECP256R1())
+        ec_key = ec.generate_private_key(ec.SECP256R1())
         cases = [
             (TypeError, (h(1).hex(), "a/b", self.key)),           # a str hash
             (TypeError, (None, "a/b", self.key)),
@@ -357,7 +357,7 @@ class BadInput(Case):
             (ValueError, (h(1), "a/b", self.key, {"small": -2**64 - 1})),
             (ValueError, (h(1), "a/b", self.key, {"nul\0key": 1})),
             (ValueError, (h(1), "a/b", self.key, {"k": "\ud800"})),  # not UTF-8
-            (TypeError, (h(1), "a/b", rsa_like)),                 # not Ed25519
+            (ValueError, (h(1), "a/b", ec_key)),                # not Ed25519
             (TypeError, (h(1), "a/b", self.key.public_key())),
             (TypeError, (h(1), "a/b", 42)),
             (TypeError, (h(1), "a/b", None)),
@@ -372,7 +372,7 @@ class BadInput(Case):
         cyclic: dict = {}
         cyclic["self"] = cyclic
         cases.append((ValueError, (h(1), "a/b", self.key, cyclic)))
-        ec_file = self.write("ec.pem", rsa_like.private_bytes(
+        ec_file = self.write("ec.pem", ec_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption()))
         cases.append((ValueError, (h(1), "a/b", ec_file)))

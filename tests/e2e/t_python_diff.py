@@ -251,6 +251,19 @@ class Differential(acutil.ToolCase):
         self.assertIsInstance(cm.exception, attestchain.ChainError)
         self.assertEqual((cm.exception.index, cm.exception.reason), (1, "decode"))
 
+    def test_bad_input_same_exception_type(self):
+        """Where the original raised on bad input, the package raises the same
+        type (and, unlike the original, writes nothing: its strict input
+        checks are listed in python/README.md)."""
+        from cryptography.hazmat.primitives.asymmetric import ec
+        self.run_script()
+        ec_key = ec.generate_private_key(ec.SECP256R1())
+        seed, pkg = self.both(self.copy(self.S, "bad-input"))
+        for call in (lambda st: st.append(h(700), "x/y", ec_key),
+                     lambda st: st.append_key_rotation(ec_key, self.k3),
+                     lambda st: st.get(10**6)):
+            self.assertEqual(self.outcome(lambda: call(seed)), self.outcome(lambda: call(pkg)))
+
     def test_fix_torn_tail(self):
         """[fix] docs/format.md section 10, torn tail: the original appends after the bytes a
         crash left, which breaks every later read; the package cuts them
