@@ -1,6 +1,7 @@
 # attestchain: library, tool, tests, benchmarks, fuzzing.
 #
-#   make            build the library (static and shared) and the tool in build/
+#   make            build the library (static and shared), the tool and the
+#                   Python package (build/python) in build/
 #   make demo       install missing packages, build, run the tool on a demo chain
 #   make check      every test, also under AddressSanitizer and UBSan
 #   make install    PREFIX=/usr/local (DESTDIR honoured)
@@ -97,6 +98,35 @@ $(BUILD)/web_assets.h: $(WEB_SRC) scripts/embed.sh
 
 $(BUILD)/attestchain.pc: attestchain.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# The Python package (python/, a CPython extension): built against this
+# build's static library (with its sanitizers under SAN=1) into $(BUILD)/python,
+# as part of `all`; `make install` puts it in Python's site directory for
+# PREFIX; `make bench` runs its rows (bench/bench_python.py) first.
+.PHONY: python bench-python install-python uninstall-python
+all: python
+install: install-python
+uninstall: uninstall-python
+bench: bench-python
+PYTHON ?= /usr/bin/python3
+PYTHON_SITE ?= $(shell $(PYTHON) scripts/python-site.py $(PREFIX))
+PY_SRC := python/setup.py $(wildcard python/src/*.c python/attestchain/*.py python/attestchain/*.pyi \
+          python/attestchain/py.typed python/attestchain/compat/*.py \
+          python/attestchain/compat/*/*.py python/attestchain/compat/*/*/*.py)
+python: $(BUILD)/python/.built
+$(BUILD)/python/.built: $(STATIC) $(PY_SRC)
+	@rm -rf $(BUILD)/python
+	cd python && AC_LIB_BUILD=$(abspath $(BUILD)) AC_SAN=$(SAN) $(PYTHON) setup.py -q build \
+	    --build-base $(abspath $(BUILD))/pybuild --build-lib $(abspath $(BUILD))/python >/dev/null
+	@touch $@
+install-python: python
+	install -d $(DESTDIR)$(PYTHON_SITE)
+	rm -rf $(DESTDIR)$(PYTHON_SITE)/attestchain
+	tar -C $(BUILD)/python --exclude=__pycache__ -cf - attestchain | tar -C $(DESTDIR)$(PYTHON_SITE) -xf -
+uninstall-python:
+	rm -rf $(DESTDIR)$(PYTHON_SITE)/attestchain
+bench-python: all
+	@$(PYTHON) bench/bench_python.py --build $(BUILD) $(filter --quick --markdown,$(BENCH_ARGS))
 
 # Unit tests link the static library's objects directly so they can reach
 # internal functions; each tests/unit/test_X.c mirrors src/X.c.

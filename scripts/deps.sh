@@ -14,6 +14,13 @@ have_pc libcbor || need="$need libcbor-dev"
 have_pc jansson || need="$need libjansson-dev"
 have_pc cmocka || need="$need libcmocka-dev"
 [ -x /usr/bin/python3 ] || need="$need python3"
+# The Python package (python/): a CPython extension, built with setuptools;
+# pip and wheel for `pip install ./python`.
+[ -e "$(/usr/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)/Python.h" ] || need="$need python3-dev"
+have_py setuptools || need="$need python3-setuptools"
+have_py pip || need="$need python3-pip"
+have_py wheel || need="$need python3-wheel"
+have_py mypy || need="$need python3-mypy" # its typing is checked (t_python)
 # The tests read JSON and drive the Python reference store for interop.
 have_py cbor2 || need="$need python3-cbor2"
 have_py cryptography || need="$need python3-cryptography"

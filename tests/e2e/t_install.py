@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import unittest
 
+import acpython
 import acutil
 
 BUILD = os.environ.get("AC_BUILD") or os.path.join(acutil.REPO, "build")
@@ -100,6 +101,27 @@ class Install(unittest.TestCase):
         self.assertEqual(p.stdout, "valid, 1 records\n", p.stderr)
         v = acutil.run("verify", "-C", os.path.join(work, "mychain"), "--json")
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+
+    def test_python_package(self):
+        """The Python package goes to the site directory this Python searches
+        for PREFIX, and imports and works from there."""
+        self.assertEqual(self.install.returncode, 0, self.install.stderr)
+        site = subprocess.run(["/usr/bin/python3", os.path.join(acutil.REPO, "scripts",
+                                                                "python-site.py"), self.prefix],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        self.assertTrue(site.startswith(self.prefix + "/lib/"), site)
+        self.assertTrue(os.path.isfile(os.path.join(site, "attestchain", "__init__.py")))
+        env = acpython.san_env(dict(os.environ, PYTHONPATH=site))
+        code = ("import attestchain, sys\n"
+                "k = attestchain.Key.generate()\n"
+                "with attestchain.ChainStore(sys.argv[1]) as s:\n"
+                "    s.append(bytes(32), 'text/plain', k, {'n': 1})\n"
+                "    assert s.verify_chain()\n"
+                "print(attestchain.__file__)\n")
+        p = subprocess.run(["/usr/bin/python3", "-c", code, os.path.join(self.tmp, "pychain")],
+                           cwd=self.tmp, env=env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, os.path.join(site, "attestchain", "__init__.py") + "\n")
 
     def test_readme_example_shared(self):
         self.build_and_run(static=False)

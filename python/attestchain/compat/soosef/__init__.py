@@ -1,0 +1,1 @@
+"""The original store's package `soosef`, on attestchain."""
