@@ -95,7 +95,7 @@ static PyObject *Key_load(PyObject *cls, PyObject *arg)
     ac_error err;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = ac_key_load(&k, PyBytes_AS_STRING(bytes), &err);
+    rc = ac_key_load(PyBytes_AS_STRING(bytes), &k, &err);
     Py_END_ALLOW_THREADS
     Py_DECREF(bytes);
     if (rc != AC_OK)
@@ -137,7 +137,7 @@ static PyObject *Key_from_pem(PyObject *cls, PyObject *arg)
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     ac_key *k;
     ac_error err;
-    int rc = ac_key_load(&k, path, &err);
+    int rc = ac_key_load(path, &k, &err);
     close(fd);
     if (rc != AC_OK)
         return raise_ac(&err);
@@ -237,7 +237,7 @@ static int chain_adopt(ChainObject *c, int reopen)
     if (inherited == NULL || !reopen)
         return 0;
     ac_error err;
-    if (ac_chain_open(&c->chain, ac_chain_dir(inherited), c->flags & ~AC_OPEN_CREATE, &err) !=
+    if (ac_chain_open(ac_chain_dir(inherited), c->flags & ~AC_OPEN_CREATE, &c->chain, &err) !=
         AC_OK) {
         c->chain = NULL;
         raise_ac(&err);
@@ -290,7 +290,7 @@ static PyObject *Chain_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     ac_error err;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = ac_chain_open(&self->chain, PyBytes_AS_STRING(dir), self->flags, &err);
+    rc = ac_chain_open(PyBytes_AS_STRING(dir), self->flags, &self->chain, &err);
     Py_END_ALLOW_THREADS
     Py_DECREF(dir);
     if (rc != AC_OK) {
@@ -443,7 +443,7 @@ static PyObject *chain_fetch(ChainObject *self, int head, unsigned long long ind
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = head ? ac_chain_head(self->chain, &lr.rec, &err)
-              : ac_chain_get(self->chain, (uint64_t)index, &lr.rec, &err);
+              : ac_chain_get_verified(self->chain, (uint64_t)index, &lr.rec, &err);
     if (rc == AC_OK)
         rc = record_load_json(&lr, &err);
     if (rc != AC_OK)
@@ -756,7 +756,7 @@ static PyObject *mod_sha256_file(PyObject *mod, PyObject *arg)
     ac_error err;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = ac_sha256_file(PyBytes_AS_STRING(bytes), out, NULL, NULL, &err);
+    rc = ac_sha256_file(PyBytes_AS_STRING(bytes), NULL, NULL, out, &err);
     Py_END_ALLOW_THREADS
     Py_DECREF(bytes);
     if (rc != AC_OK)
