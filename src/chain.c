@@ -239,7 +239,8 @@ ac_status ac_chain_get(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
  * the key authorized at its index, and its link to the record after it
  * (or, for the head, the head hash the state vouches for).  Its position
  * was checked when it was read.  NULL, or why it fails. */
-static const char *record_problem(ac_chain *c, const ac_record *r, const uint8_t *next_prev_hash)
+static const char *record_problem(ac_chain *c, const ac_record *r, const uint8_t *next_prev_hash,
+                                  uint64_t head_index, const uint8_t *head_hash)
 {
     const ac_rec *v = record_view(r);
     uint8_t key[AC_PUBKEY_SIZE];
@@ -254,8 +255,8 @@ static const char *record_problem(ac_chain *c, const ac_record *r, const uint8_t
     if (sig == 0)
         return "signature does not verify";
     const uint8_t *want = next_prev_hash;
-    if (v->chain_index == c->f.st.head_index)
-        want = c->f.st.head_hash;
+    if (v->chain_index == head_index)
+        want = head_hash;
     if (want != NULL && memcmp(ac_record_hash(r), want, AC_HASH_SIZE) != 0)
         return "its hash is not the one the next record links to";
     return NULL;
@@ -284,7 +285,7 @@ static int get_checked(ac_chain *c, uint64_t i, ac_record **out, ac_error *err)
         }
         next_prev = ac_record_prev_hash(next);
     }
-    const char *why = record_problem(c, *out, next_prev);
+    const char *why = record_problem(c, *out, next_prev, c->f.st.head_index, c->f.st.head_hash);
     ac_record_free(next);
     if (why == NULL)
         return AC_OK;
@@ -334,6 +335,13 @@ struct ac_iter {
     scanner scan;
     uint64_t next_index, end; /* end: one past the last index to hand out */
     ac_record *ahead;         /* record next_index, read already */
+    /* The head as it was when the iterator opened: appends made meanwhile
+     * (through this handle or another) are not part of the iteration. */
+    uint64_t head_index;
+    uint8_t head_hash[AC_HASH_SIZE];
+    /* A damaged record within the range asked for: reported at its turn. */
+    bool damaged;
+    ac_error damage;
 };
 
 ac_status ac_iter_open(ac_chain *c, uint64_t start, uint64_t end, ac_iter **out, ac_error *err)
@@ -345,6 +353,7 @@ ac_status ac_iter_open(ac_chain *c, uint64_t start, uint64_t end, ac_iter **out,
     int rc = state_sync(c, err);
     if (rc != AC_OK && rc != AC_ECORRUPT)
         return rc;
+    uint64_t asked_end = end;
     if (end > c->f.st.head_index)
         end = c->f.st.record_count ? c->f.st.head_index : 0;
     uint64_t off = 0;
@@ -367,6 +376,10 @@ ac_status ac_iter_open(ac_chain *c, uint64_t start, uint64_t end, ac_iter **out,
     }
     it->chain = c;
     it->next_index = start;
+    it->head_index = c->f.st.head_index;
+    memcpy(it->head_hash, c->f.st.head_hash, AC_HASH_SIZE);
+    it->damaged = c->damaged && asked_end >= c->damage_index;
+    it->damage = c->damage;
     it->end = c->f.st.record_count == 0 || start > end ? 0 : end + 1;
     *out = it;
     return AC_OK;
@@ -407,18 +420,25 @@ int ac_iter_next(ac_iter *it, ac_record **out, ac_error *err)
     if (it == NULL || out == NULL)
         return ac_fail(err, AC_EINVAL, -1, "no iterator or no place for the record");
     ac_chain *c = it->chain;
-    if (it->next_index >= it->end)
-        return 0;
+    if (it->next_index >= it->end) {
+        if (!it->damaged)
+            return 0;
+        it->damaged = false; /* said once */
+        if (err != NULL)
+            *err = it->damage;
+        return AC_ECORRUPT;
+    }
     int rc;
     if (it->ahead == NULL && (rc = read_next(it, &it->ahead, err)) != AC_OK)
         return rc;
     ac_record *cur = it->ahead, *next = NULL;
     it->ahead = NULL;
-    if (it->next_index < c->f.st.head_index && (rc = read_next(it, &next, err)) != AC_OK) {
+    if (it->next_index < it->head_index && (rc = read_next(it, &next, err)) != AC_OK) {
         ac_record_free(cur);
         return rc;
     }
-    const char *why = record_problem(c, cur, next ? ac_record_prev_hash(next) : NULL);
+    const char *why = record_problem(c, cur, next ? ac_record_prev_hash(next) : NULL,
+                                     it->head_index, it->head_hash);
     if (why != NULL) {
         ac_record_free(cur);
         ac_record_free(next);

@@ -306,8 +306,8 @@ static int verify_run(ac_chain *c, const ac_verify_options *opt, ac_report *rep,
     if (rc != AC_OK)
         return rc;
     if (c->fd < 0)
-        return ac_fail(err, AC_ENOTFOUND, -1, "%s: no " AC_CHAIN_FILE " here: not a chain "
-                       "directory (check the path given with -C)", c->dir);
+        return ac_fail(err, AC_ENOTFOUND, -1, "%s: no " AC_CHAIN_FILE ": not a chain directory; "
+                       "check the path", c->dir);
     state_claim claim;
     state_claim_read(c, &claim); /* before the file is sized: see state_claim_read */
     ac_error sync_err;

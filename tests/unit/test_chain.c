@@ -485,7 +485,68 @@ static void test_chain_bin_not_a_file(void **state)
     tu_rmtree(base);
 }
 
+/* An iteration covers the chain as it was when it opened: an append
+ * through the same handle meanwhile neither breaks it nor joins it. */
+static void test_iter_then_append(void **state)
+{
+    (void)state;
+    char dir[4096];
+    tu_tmpdir(dir, sizeof dir);
+    ac_key *key = tu_new_key(NULL);
+    tu_make_chain(dir, key, 3);
+    ac_chain *c = tu_open_chain(dir, 0);
+    ac_iter *it = NULL;
+    ac_record *r = NULL;
+    ac_error err;
+    TU_OK(ac_iter_open(c, 0, UINT64_MAX, &it, &err));
+    assert_int_equal(ac_iter_next(it, &r, &err), 1);
+    ac_record_free(r);
+    tu_append_ok(c, key, 3, 1, NULL);
+    for (uint64_t i = 1; i < 3; i++) {
+        assert_int_equal(ac_iter_next(it, &r, &err), 1);
+        assert_int_equal(ac_record_index(r), i);
+        ac_record_free(r);
+    }
+    assert_int_equal(ac_iter_next(it, &r, &err), 0);
+    ac_iter_free(it);
+    tu_close_chain(c);
+    ac_key_free(key);
+    tu_rmtree(dir);
+}
+
+/* Iterating into damage hands out the records before it, then reports it:
+ * never a silent end. */
+static void test_iter_reports_damage(void **state)
+{
+    (void)state;
+    char dir[4096];
+    tu_tmpdir(dir, sizeof dir);
+    tu_make_chain(dir, NULL, 4);
+    tu_break_frame1_prefix(dir);
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_READONLY);
+    ac_iter *it = NULL;
+    ac_record *r = NULL;
+    ac_error err;
+    TU_OK(ac_iter_open(c, 0, UINT64_MAX, &it, &err));
+    assert_int_equal(ac_iter_next(it, &r, &err), 1);
+    ac_record_free(r);
+    assert_int_equal(ac_iter_next(it, &r, &err), AC_ECORRUPT);
+    assert_int_equal(err.index, 1);
+    assert_null(r);
+    ac_iter_free(it);
+    /* A range that stops before the damage ends cleanly. */
+    TU_OK(ac_iter_open(c, 0, 0, &it, &err));
+    assert_int_equal(ac_iter_next(it, &r, &err), 1);
+    ac_record_free(r);
+    assert_int_equal(ac_iter_next(it, &r, &err), 0);
+    ac_iter_free(it);
+    tu_close_chain(c);
+    tu_rmtree(dir);
+}
+
 TU_MAIN(NULL, NULL,
+        cmocka_unit_test(test_iter_then_append),
+        cmocka_unit_test(test_iter_reports_damage),
         cmocka_unit_test(test_open_missing_dir),
         cmocka_unit_test(test_empty_chain),
         cmocka_unit_test(test_append_get_head_iter),
