@@ -259,6 +259,39 @@ class Smaller(Base):
             self.assertEqual(len(saved), 1)
 
 
+class Pins(Base):
+    def test_pinned_verification(self):
+        """verify --key, --chain-id, --head: what a user knows from earlier
+        catches another chain, another genesis signer, and a rollback."""
+        chain, key = self.make(4)
+        v = self.verify(chain, want_exit=0)
+        head = v["head_hash"]
+        pub = self.ok("pubkey", key).stdout.strip()
+        self.verify(chain, "--key", pub, "--chain-id", v["chain_id"], "--head", head,
+                    want_exit=0)
+        self.verify(chain, "--key", key, want_exit=0)  # a key file works too
+        other, other_pub = self.keygen("o.key")
+        v2 = self.verify(chain, "--key", other_pub, want_exit=1)
+        self.assertEqual((v2["index"], v2["reason"]), (0, "pinned_key"), v2)
+        v2 = self.verify(chain, "--chain-id", "00" * 32, want_exit=1)
+        self.assertEqual(v2["reason"], "pinned_chain_id", v2)
+        # Rolled back to 3 records (caches gone with it): the head seen is missing.
+        fr, _ = acutil.frames(self.bin(chain))
+        data = acutil.read_bytes(self.bin(chain))
+        shutil.rmtree(chain)
+        os.makedirs(chain)
+        with open(self.bin(chain), "wb") as f:
+            f.write(data[:fr[3][0]])
+        self.verify(chain, want_exit=0)
+        v2 = self.verify(chain, "--head", head, want_exit=1)
+        self.assertEqual((v2["index"], v2["reason"]), (3, "pinned_head"), v2)
+        self.fails(2, "verify", "-C", chain, "--head", "xyz")
+        # The human summary names what a reader should write down.
+        p = self.ok("verify", "-C", chain)
+        for word in ("chain id:", "head:", "signer:", "span:"):
+            self.assertIn(word, p.stdout)
+
+
 class Matrix(Base):
     def test_caches_never_change_an_answer(self):
         """Every read command, with caches present, damaged at random,
