@@ -48,6 +48,11 @@ static int hash_failed(ac_error *err)
     return ac_fail(err, AC_ECRYPTO, -1, "merkle: SHA-256 failed");
 }
 
+int merkle_leaf(ac_hasher *h, const void *data, size_t len, uint8_t out[AC_HASH_SIZE])
+{
+    return hasher_digest2(h, "\x00", 1, data, len, out);
+}
+
 int ac_merkle_leaf_hash(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err)
 {
     if (data == NULL && len > 0)
@@ -55,7 +60,7 @@ int ac_merkle_leaf_hash(const void *data, size_t len, uint8_t out[AC_HASH_SIZE],
     ac_hasher *h = hasher_new();
     if (h == NULL)
         return no_hasher(err);
-    int rc = hasher_digest2(h, "\x00", 1, data, len, out);
+    int rc = merkle_leaf(h, data, len, out);
     hasher_free(h);
     return rc == AC_OK ? AC_OK : hash_failed(err);
 }
@@ -125,8 +130,9 @@ static int read_hashes(ac_merkle_read_fn read, void *ctx, const uint64_t *idx, s
     return rc;
 }
 
-int ac_merkle_stored_hashes(uint64_t n, const uint8_t leaf[AC_HASH_SIZE], ac_merkle_read_fn read,
-                            void *ctx, uint8_t (*out)[AC_HASH_SIZE], size_t *count, ac_error *err)
+int merkle_stored_hashes(ac_hasher *h, uint64_t n, const uint8_t leaf[AC_HASH_SIZE],
+                         ac_merkle_read_fn read, void *ctx, uint8_t (*out)[AC_HASH_SIZE],
+                         size_t *count, ac_error *err)
 {
     if (n >= AC_MERKLE_MAX_SIZE)
         return ac_fail(err, AC_EINVAL, -1, "merkle: record %llu is beyond the largest tree",
@@ -141,17 +147,24 @@ int ac_merkle_stored_hashes(uint64_t n, const uint8_t leaf[AC_HASH_SIZE], ac_mer
     int rc = read_hashes(read, ctx, idx, k, left, err);
     if (rc != AC_OK)
         return rc;
-    ac_hasher *h = hasher_new();
-    if (h == NULL)
-        return no_hasher(err);
     memcpy(out[0], leaf, AC_HASH_SIZE);
     for (size_t i = 0; i < k && rc == AC_OK; i++)
         rc = merkle_node(h, left[i], out[i], out[i + 1]);
-    hasher_free(h);
     if (rc != AC_OK)
         return hash_failed(err);
     *count = k + 1;
     return AC_OK;
+}
+
+int ac_merkle_stored_hashes(uint64_t n, const uint8_t leaf[AC_HASH_SIZE], ac_merkle_read_fn read,
+                            void *ctx, uint8_t (*out)[AC_HASH_SIZE], size_t *count, ac_error *err)
+{
+    ac_hasher *h = hasher_new();
+    if (h == NULL)
+        return no_hasher(err);
+    int rc = merkle_stored_hashes(h, n, leaf, read, ctx, out, count, err);
+    hasher_free(h);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- ranges */
@@ -503,6 +516,7 @@ int ac_tile_read(unsigned level, uint64_t n, unsigned width, ac_merkle_read_fn r
 /* ---------------------------------------------------------------- memory store */
 
 struct ac_merkle_mem {
+    ac_hasher *hasher; /* one for every append */
     uint8_t (*hashes)[AC_HASH_SIZE];
     uint64_t count, cap; /* stored hashes */
     uint64_t size;       /* records */
@@ -511,8 +525,11 @@ struct ac_merkle_mem {
 int ac_merkle_mem_new(ac_merkle_mem **out, ac_error *err)
 {
     *out = calloc(1, sizeof **out);
-    if (*out == NULL)
+    if (*out == NULL || ((*out)->hasher = hasher_new()) == NULL) {
+        free(*out);
+        *out = NULL;
         return ac_fail(err, AC_ENOMEM, -1, "merkle: no memory for a tree");
+    }
     return AC_OK;
 }
 
@@ -520,6 +537,7 @@ void ac_merkle_mem_free(ac_merkle_mem *mem)
 {
     if (mem == NULL)
         return;
+    hasher_free(mem->hasher);
     free(mem->hashes);
     free(mem);
 }
@@ -547,7 +565,8 @@ int ac_merkle_mem_append_leaf(ac_merkle_mem *mem, const uint8_t leaf[AC_HASH_SIZ
 {
     uint8_t add[AC_MERKLE_MAX_STORED][AC_HASH_SIZE];
     size_t k;
-    int rc = ac_merkle_stored_hashes(mem->size, leaf, ac_merkle_mem_read, mem, add, &k, err);
+    int rc = merkle_stored_hashes(mem->hasher, mem->size, leaf, ac_merkle_mem_read, mem, add, &k,
+                                  err);
     if (rc != AC_OK)
         return rc;
     if (mem->cap - mem->count < k) {
@@ -568,6 +587,9 @@ int ac_merkle_mem_append_leaf(ac_merkle_mem *mem, const uint8_t leaf[AC_HASH_SIZ
 int ac_merkle_mem_append(ac_merkle_mem *mem, const void *data, size_t len, ac_error *err)
 {
     uint8_t leaf[AC_HASH_SIZE];
-    int rc = ac_merkle_leaf_hash(data, len, leaf, err);
-    return rc == AC_OK ? ac_merkle_mem_append_leaf(mem, leaf, err) : rc;
+    if (data == NULL && len > 0)
+        return ac_fail(err, AC_EINVAL, -1, "merkle: no leaf data");
+    if (merkle_leaf(mem->hasher, data, len, leaf) != AC_OK)
+        return hash_failed(err);
+    return ac_merkle_mem_append_leaf(mem, leaf, err);
 }
