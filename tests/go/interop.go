@@ -12,21 +12,13 @@
 //	interop make FILE ORIGIN   the same JSON schema made by Go alone from the
 //	                           leaves of FILE: a fresh note key (note.GenerateKey),
 //	                           checkpoints signed with note.Sign, tlog's proofs.
-//	interop tiles FILE         FILE is the JSON of `ac_tlog tiles N`: the tiles of
-//	                           a tree of N leaves "leaf <i>" must be exactly those
-//	                           tlog.NewTiles lists for that size (full ones and the
-//	                           widest partial one of each level), at tlog's paths
-//	                           without its height element, with the bytes of
-//	                           tlog.ReadTileData.  Prints "ok N tiles".
 //
 // Built offline in GOPATH mode by the test (GO111MODULE=off GOPATH=/usr/share/gocode).
 package main
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -233,78 +225,15 @@ func make_(d doc, origin string) {
 	}
 }
 
-type tileDoc struct {
-	Size  int64 `json:"size"`
-	Tiles []struct {
-		Level  int    `json:"level"`
-		N      int64  `json:"n"`
-		Width  int    `json:"width"`
-		Path   string `json:"path"`
-		SHA256 string `json:"sha256"`
-	} `json:"tiles"`
-}
-
-func tiles(raw []byte) {
-	var d tileDoc
-	if err := json.Unmarshal(raw, &d); err != nil {
-		fail("tiles JSON: %v", err)
-	}
-	var s store
-	for i := int64(0); i < d.Size; i++ {
-		hs, err := tlog.StoredHashes(i, []byte(fmt.Sprintf("leaf %d", i)), s)
-		if err != nil {
-			fail("stored hashes: %v", err)
-		}
-		s = append(s, hs...)
-	}
-	// The tiles of this size: every full tile and the widest partial one.
-	widest := map[[2]int64]int{}
-	all := tlog.NewTiles(8, 0, d.Size)
-	for _, t := range all {
-		k := [2]int64{int64(t.L), t.N}
-		if t.W > widest[k] {
-			widest[k] = t.W
-		}
-	}
-	want := map[string]tlog.Tile{}
-	for _, t := range all {
-		if t.W == widest[[2]int64{int64(t.L), t.N}] {
-			want[strings.Replace(t.Path(), "tile/8/", "tile/", 1)] = t
-		}
-	}
-	if len(want) != len(d.Tiles) {
-		fail("size %d: %d tiles, tlog.NewTiles %d", d.Size, len(d.Tiles), len(want))
-	}
-	for _, ours := range d.Tiles {
-		t, ok := want[ours.Path]
-		if !ok || t.L != ours.Level || t.N != ours.N || t.W != ours.Width {
-			fail("tile %s (level %d, n %d, width %d) is not tlog's", ours.Path, ours.Level, ours.N, ours.Width)
-		}
-		data, err := tlog.ReadTileData(t, s)
-		if err != nil {
-			fail("tlog.ReadTileData %s: %v", ours.Path, err)
-		}
-		sum := sha256.Sum256(data)
-		if hex.EncodeToString(sum[:]) != ours.SHA256 {
-			fail("tile %s: bytes differ from tlog.ReadTileData", ours.Path)
-		}
-	}
-	fmt.Printf("ok %d tiles\n", len(d.Tiles))
-}
-
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: interop check FILE | interop make FILE ORIGIN | interop tiles FILE")
+		fmt.Fprintln(os.Stderr, "usage: interop check FILE | interop make FILE ORIGIN")
 		os.Exit(2)
 	}
 	raw, err := os.ReadFile(os.Args[2])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
-	}
-	if os.Args[1] == "tiles" && len(os.Args) == 3 {
-		tiles(raw)
-		return
 	}
 	var d doc
 	if err := json.Unmarshal(raw, &d); err != nil {
@@ -317,7 +246,7 @@ func main() {
 	case os.Args[1] == "make" && len(os.Args) == 4:
 		make_(d, os.Args[3])
 	default:
-		fmt.Fprintln(os.Stderr, "usage: interop check FILE | interop make FILE ORIGIN | interop tiles FILE")
+		fmt.Fprintln(os.Stderr, "usage: interop check FILE | interop make FILE ORIGIN")
 		os.Exit(2)
 	}
 }

@@ -18,9 +18,6 @@
  *                                     checkpoint of SIZE (default: all) on stdout
  *   ac_tlog cosign FILE KEY NAME TIME the signed note in FILE with a witness
  *                                     cosignature by KEY as NAME at TIME
- *   ac_tlog tiles N                   the tlog-tiles hash tiles of a tree of N
- *       leaves "leaf <i>" as one JSON object: {"size": N, "tiles": [{"level": L,
- *       "n": n, "width": W, "path": P, "sha256": HEX of the tile's bytes}...]}
  *
  * Exit status 2 on any error, with one line on stderr. */
 #include <inttypes.h>
@@ -367,54 +364,6 @@ static int cmd_cosign(char **argv)
     return fflush(stdout) == 0 ? 0 : 2;
 }
 
-static int cmd_tiles(const char *arg)
-{
-    uint64_t size;
-    ac_error err;
-    ac_merkle_mem *mem;
-    if (!parse_num(arg, &size) || size > 100000000)
-        die("bad size", NULL);
-    if (ac_merkle_mem_new(&mem, &err) != AC_OK)
-        die("tree", &err);
-    for (uint64_t i = 0; i < size; i++) {
-        char leaf[32];
-        int w = snprintf(leaf, sizeof leaf, "leaf %" PRIu64, i);
-        if (ac_merkle_mem_append(mem, leaf, (size_t)w, &err) != AC_OK)
-            die("leaf", &err);
-    }
-    json_t *tiles = json_array();
-    uint8_t *data = malloc(AC_TILE_WIDTH * AC_HASH_SIZE);
-    if (data == NULL)
-        die("out of memory", NULL);
-    for (unsigned level = 0; level < 8; level++) {
-        uint64_t full;
-        unsigned partial;
-        ac_tile_counts(size, level, &full, &partial);
-        for (uint64_t n = 0; n <= full; n++) {
-            unsigned width = n < full ? AC_TILE_WIDTH : partial;
-            if (width == 0)
-                continue;
-            char path[AC_TILE_PATH_MAX], hex[2 * AC_HASH_SIZE + 1];
-            uint8_t digest[AC_HASH_SIZE];
-            if (ac_tile_path(0, level, n, width, path, &err) != AC_OK ||
-                ac_tile_read(level, n, width, ac_merkle_mem_read, mem, data, &err) != AC_OK ||
-                ac_sha256(data, (size_t)width * AC_HASH_SIZE, digest, &err) != AC_OK)
-                die("tile", &err);
-            ac_hex_encode(digest, AC_HASH_SIZE, hex);
-            json_array_append_new(tiles, json_pack("{s:i,s:I,s:i,s:s,s:s}", "level", (int)level,
-                                                   "n", (json_int_t)n, "width", (int)width,
-                                                   "path", path, "sha256", hex));
-        }
-    }
-    json_t *o = json_pack("{s:I,s:o}", "size", (json_int_t)size, "tiles", tiles);
-    json_dumpf(o, stdout, JSON_COMPACT);
-    putchar('\n');
-    json_decref(o);
-    free(data);
-    ac_merkle_mem_free(mem);
-    return fflush(stdout) == 0 ? 0 : 2;
-}
-
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
@@ -427,9 +376,7 @@ int main(int argc, char **argv)
         return cmd_prove(argc - 2, argv + 2);
     if (argc == 6 && strcmp(argv[1], "cosign") == 0)
         return cmd_cosign(argv + 2);
-    if (argc == 3 && strcmp(argv[1], "tiles") == 0)
-        return cmd_tiles(argv[2]);
     fprintf(stderr, "usage: ac_tlog proofs DIR KEY ORIGIN | check FILE | "
-                    "prove DIR KEY ORIGIN INDEX [SIZE] | cosign FILE KEY NAME TIME | tiles N\n");
+                    "prove DIR KEY ORIGIN INDEX [SIZE] | cosign FILE KEY NAME TIME\n");
     return 2;
 }
