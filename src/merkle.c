@@ -53,7 +53,7 @@ int merkle_leaf(ac_hasher *h, const void *data, size_t len, uint8_t out[AC_HASH_
     return hasher_digest2(h, "\x00", 1, data, len, out);
 }
 
-int ac_merkle_leaf_hash(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err)
+ac_status ac_merkle_leaf_hash(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err)
 {
     if (data == NULL && len > 0)
         return ac_fail(err, AC_EINVAL, -1, "merkle: no leaf data");
@@ -65,8 +65,8 @@ int ac_merkle_leaf_hash(const void *data, size_t len, uint8_t out[AC_HASH_SIZE],
     return rc == AC_OK ? AC_OK : hash_failed(err);
 }
 
-int ac_merkle_node_hash(const uint8_t left[AC_HASH_SIZE], const uint8_t right[AC_HASH_SIZE],
-                        uint8_t out[AC_HASH_SIZE], ac_error *err)
+ac_status ac_merkle_node_hash(const uint8_t left[AC_HASH_SIZE], const uint8_t right[AC_HASH_SIZE],
+                              uint8_t out[AC_HASH_SIZE], ac_error *err)
 {
     ac_hasher *h = hasher_new();
     if (h == NULL)
@@ -89,7 +89,7 @@ static uint64_t stored_before(uint64_t m)
     return total;
 }
 
-int ac_merkle_stored_index(unsigned level, uint64_t n, uint64_t *out, ac_error *err)
+ac_status ac_merkle_stored_index(unsigned level, uint64_t n, uint64_t *out, ac_error *err)
 {
     /* The subtree completes with record (n+1) * 2^level - 1, which must be
      * below AC_MERKLE_MAX_SIZE. */
@@ -104,7 +104,7 @@ int ac_merkle_stored_index(unsigned level, uint64_t n, uint64_t *out, ac_error *
     return AC_OK;
 }
 
-int ac_merkle_stored_count(uint64_t size, uint64_t *out, ac_error *err)
+ac_status ac_merkle_stored_count(uint64_t size, uint64_t *out, ac_error *err)
 {
     if (size > AC_MERKLE_MAX_SIZE)
         return ac_fail(err, AC_EINVAL, -1, "merkle: a tree of %llu records is too large",
@@ -156,8 +156,8 @@ int merkle_stored_hashes(ac_hasher *h, uint64_t n, const uint8_t leaf[AC_HASH_SI
     return AC_OK;
 }
 
-int ac_merkle_stored_hashes(uint64_t n, const uint8_t leaf[AC_HASH_SIZE], ac_merkle_read_fn read,
-                            void *ctx, uint8_t (*out)[AC_HASH_SIZE], size_t *count, ac_error *err)
+ac_status ac_merkle_stored_hashes(uint64_t n, const uint8_t leaf[AC_HASH_SIZE], ac_merkle_read_fn read,
+                                  void *ctx, uint8_t (*out)[AC_HASH_SIZE], size_t *count, ac_error *err)
 {
     ac_hasher *h = hasher_new();
     if (h == NULL)
@@ -243,8 +243,8 @@ static int check_size(uint64_t size, ac_error *err)
     return AC_OK;
 }
 
-int ac_merkle_tree_hash(uint64_t size, ac_merkle_read_fn read, void *ctx,
-                        uint8_t out[AC_HASH_SIZE], ac_error *err)
+ac_status ac_merkle_tree_hash(uint64_t size, ac_merkle_read_fn read, void *ctx,
+                              uint8_t out[AC_HASH_SIZE], ac_error *err)
 {
     int rc = check_size(size, err);
     if (rc != AC_OK)
@@ -322,8 +322,8 @@ static int plan_proof(const plan *p, ac_merkle_read_fn read, void *ctx,
     return rc;
 }
 
-int ac_merkle_prove_record(uint64_t index, uint64_t size, ac_merkle_read_fn read, void *ctx,
-                           uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err)
+ac_status ac_merkle_prove_record(uint64_t index, uint64_t size, ac_merkle_read_fn read, void *ctx,
+                                 uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err)
 {
     int rc = check_size(size, err);
     if (rc != AC_OK)
@@ -337,8 +337,8 @@ int ac_merkle_prove_record(uint64_t index, uint64_t size, ac_merkle_read_fn read
     return rc == AC_OK ? plan_proof(&p, read, ctx, proof, count, err) : rc;
 }
 
-int ac_merkle_prove_tree(uint64_t old_size, uint64_t new_size, ac_merkle_read_fn read, void *ctx,
-                         uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err)
+ac_status ac_merkle_prove_tree(uint64_t old_size, uint64_t new_size, ac_merkle_read_fn read, void *ctx,
+                               uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err)
 {
     int rc = check_size(new_size, err);
     if (rc != AC_OK)
@@ -474,7 +474,7 @@ void ac_tile_counts(uint64_t size, unsigned level, uint64_t *full, unsigned *par
     *partial = (unsigned)(hashes % AC_TILE_WIDTH);
 }
 
-int ac_tile_path(int entries, unsigned level, uint64_t n, unsigned width, char *buf, ac_error *err)
+ac_status ac_tile_path(int entries, unsigned level, uint64_t n, unsigned width, char *buf, ac_error *err)
 {
     if ((!entries && level > 63) || width < 1 || width > AC_TILE_WIDTH)
         return ac_fail(err, AC_EINVAL, -1, "tile: no tile at level %u of width %u", level, width);
@@ -499,8 +499,8 @@ int ac_tile_path(int entries, unsigned level, uint64_t n, unsigned width, char *
     return AC_OK;
 }
 
-int ac_tile_read(unsigned level, uint64_t n, unsigned width, ac_merkle_read_fn read, void *ctx,
-                 uint8_t *out, ac_error *err)
+ac_status ac_tile_read(unsigned level, uint64_t n, unsigned width, ac_merkle_read_fn read, void *ctx,
+                       uint8_t *out, ac_error *err)
 {
     unsigned tree_level = level * AC_TILE_HEIGHT;
     if (width < 1 || width > AC_TILE_WIDTH || tree_level >= 62 ||
@@ -522,7 +522,7 @@ struct ac_merkle_mem {
     uint64_t size;       /* records */
 };
 
-int ac_merkle_mem_new(ac_merkle_mem **out, ac_error *err)
+ac_status ac_merkle_mem_new(ac_merkle_mem **out, ac_error *err)
 {
     *out = calloc(1, sizeof **out);
     if (*out == NULL || ((*out)->hasher = hasher_new()) == NULL) {
@@ -561,7 +561,7 @@ int ac_merkle_mem_read(void *ctx, const uint64_t *idx, size_t n, uint8_t (*out)[
     return AC_OK;
 }
 
-int ac_merkle_mem_append_leaf(ac_merkle_mem *mem, const uint8_t leaf[AC_HASH_SIZE], ac_error *err)
+ac_status ac_merkle_mem_append_leaf(ac_merkle_mem *mem, const uint8_t leaf[AC_HASH_SIZE], ac_error *err)
 {
     uint8_t add[AC_MERKLE_MAX_STORED][AC_HASH_SIZE];
     size_t k;
@@ -584,7 +584,7 @@ int ac_merkle_mem_append_leaf(ac_merkle_mem *mem, const uint8_t leaf[AC_HASH_SIZ
     return AC_OK;
 }
 
-int ac_merkle_mem_append(ac_merkle_mem *mem, const void *data, size_t len, ac_error *err)
+ac_status ac_merkle_mem_append(ac_merkle_mem *mem, const void *data, size_t len, ac_error *err)
 {
     uint8_t leaf[AC_HASH_SIZE];
     if (data == NULL && len > 0)
