@@ -48,11 +48,6 @@ static int hash_failed(ac_error *err)
     return ac_fail(err, AC_ECRYPTO, -1, "merkle: SHA-256 failed");
 }
 
-int merkle_leaf(ac_hasher *h, const void *data, size_t len, uint8_t out[AC_HASH_SIZE])
-{
-    return hasher_digest2(h, "\x00", 1, data, len, out);
-}
-
 ac_status ac_merkle_leaf_hash(const void *data, size_t len, uint8_t out[AC_HASH_SIZE], ac_error *err)
 {
     if (data == NULL && len > 0)
@@ -74,6 +69,11 @@ ac_status ac_merkle_node_hash(const uint8_t left[AC_HASH_SIZE], const uint8_t ri
     int rc = merkle_node(h, left, right, out);
     hasher_free(h);
     return rc == AC_OK ? AC_OK : hash_failed(err);
+}
+
+int merkle_leaf(ac_hasher *h, const void *data, size_t len, uint8_t out[AC_HASH_SIZE])
+{
+    return hasher_digest2(h, "\x00", 1, data, len, out);
 }
 
 /* ---------------------------------------------------------------- stored hashes */
@@ -260,6 +260,16 @@ ac_status ac_merkle_tree_hash(uint64_t size, ac_merkle_read_fn read, void *ctx,
     return AC_OK;
 }
 
+/* The planned ranges' hashes as a proof of *count hashes. */
+static int plan_proof(const plan *p, ac_merkle_read_fn read, void *ctx,
+                      uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err)
+{
+    int rc = plan_run(p, read, ctx, proof, err);
+    if (rc == AC_OK)
+        *count = p->nranges;
+    return rc;
+}
+
 /* RFC 6962 PATH(m, D[lo:hi]), bottom-up: the deepest sibling first. */
 static int plan_path(plan *p, uint64_t m, uint64_t lo, uint64_t hi, ac_error *err)
 {
@@ -309,16 +319,6 @@ static int plan_subproof(plan *p, uint64_t m, uint64_t lo, uint64_t hi, ac_error
         rc = plan_range(p, lo, hi, err);
     for (size_t i = n; i > 0 && rc == AC_OK; i--)
         rc = plan_range(p, los[i - 1], his[i - 1], err);
-    return rc;
-}
-
-/* The planned ranges' hashes as a proof of *count hashes. */
-static int plan_proof(const plan *p, ac_merkle_read_fn read, void *ctx,
-                      uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err)
-{
-    int rc = plan_run(p, read, ctx, proof, err);
-    if (rc == AC_OK)
-        *count = p->nranges;
     return rc;
 }
 
