@@ -375,17 +375,6 @@ void index_close(ac_chain *c);
 int merkle_node(ac_hasher *h, const uint8_t left[AC_HASH_SIZE], const uint8_t right[AC_HASH_SIZE],
                 uint8_t out[AC_HASH_SIZE]);
 
-/* SHA-256(0x00 || data): a record's leaf hash, with a caller's hasher (an
- * append or a rebuild hashes many).  AC_OK or the hasher's error. */
-int merkle_leaf(ac_hasher *h, const void *data, size_t len, uint8_t out[AC_HASH_SIZE]);
-
-/* ac_merkle_stored_hashes with a caller's hasher: the hashes record n adds
- * to the store (*count, leaf first).  AC_OK, AC_EINVAL (n past the largest
- * tree), the reader's error, or AC_ECRYPTO. */
-int merkle_stored_hashes(ac_hasher *h, uint64_t n, const uint8_t leaf[AC_HASH_SIZE],
-                         ac_merkle_read_fn read, void *ctx, uint8_t (*out)[AC_HASH_SIZE],
-                         size_t *count, ac_error *err);
-
 /* ---------------------------------------------------------------- note.c */
 
 /* Standard base64 with padding of n bytes into out (which holds

@@ -55,7 +55,7 @@ ac_status ac_merkle_leaf_hash(const void *data, size_t len, uint8_t out[AC_HASH_
     ac_hasher *h = hasher_new();
     if (h == NULL)
         return no_hasher(err);
-    int rc = merkle_leaf(h, data, len, out);
+    int rc = hasher_digest2(h, "\x00", 1, data, len, out);
     hasher_free(h);
     return rc == AC_OK ? AC_OK : hash_failed(err);
 }
@@ -69,11 +69,6 @@ ac_status ac_merkle_node_hash(const uint8_t left[AC_HASH_SIZE], const uint8_t ri
     int rc = merkle_node(h, left, right, out);
     hasher_free(h);
     return rc == AC_OK ? AC_OK : hash_failed(err);
-}
-
-int merkle_leaf(ac_hasher *h, const void *data, size_t len, uint8_t out[AC_HASH_SIZE])
-{
-    return hasher_digest2(h, "\x00", 1, data, len, out);
 }
 
 /* ---------------------------------------------------------------- stored hashes */
@@ -130,9 +125,8 @@ static int read_hashes(ac_merkle_read_fn read, void *ctx, const uint64_t *idx, s
     return rc;
 }
 
-int merkle_stored_hashes(ac_hasher *h, uint64_t n, const uint8_t leaf[AC_HASH_SIZE],
-                         ac_merkle_read_fn read, void *ctx, uint8_t (*out)[AC_HASH_SIZE],
-                         size_t *count, ac_error *err)
+ac_status ac_merkle_stored_hashes(uint64_t n, const uint8_t leaf[AC_HASH_SIZE], ac_merkle_read_fn read,
+                                  void *ctx, uint8_t (*out)[AC_HASH_SIZE], size_t *count, ac_error *err)
 {
     if (n >= AC_MERKLE_MAX_SIZE)
         return ac_fail(err, AC_EINVAL, -1, "merkle: record %llu is beyond the largest tree",
@@ -147,24 +141,17 @@ int merkle_stored_hashes(ac_hasher *h, uint64_t n, const uint8_t leaf[AC_HASH_SI
     int rc = read_hashes(read, ctx, idx, k, left, err);
     if (rc != AC_OK)
         return rc;
+    ac_hasher *h = hasher_new();
+    if (h == NULL)
+        return no_hasher(err);
     memcpy(out[0], leaf, AC_HASH_SIZE);
     for (size_t i = 0; i < k && rc == AC_OK; i++)
         rc = merkle_node(h, left[i], out[i], out[i + 1]);
+    hasher_free(h);
     if (rc != AC_OK)
         return hash_failed(err);
     *count = k + 1;
     return AC_OK;
-}
-
-ac_status ac_merkle_stored_hashes(uint64_t n, const uint8_t leaf[AC_HASH_SIZE], ac_merkle_read_fn read,
-                                  void *ctx, uint8_t (*out)[AC_HASH_SIZE], size_t *count, ac_error *err)
-{
-    ac_hasher *h = hasher_new();
-    if (h == NULL)
-        return no_hasher(err);
-    int rc = merkle_stored_hashes(h, n, leaf, read, ctx, out, count, err);
-    hasher_free(h);
-    return rc;
 }
 
 /* ---------------------------------------------------------------- ranges */
@@ -516,7 +503,6 @@ ac_status ac_tile_read(unsigned level, uint64_t n, unsigned width, ac_merkle_rea
 /* ---------------------------------------------------------------- memory store */
 
 struct ac_merkle_mem {
-    ac_hasher *hasher; /* one for every append */
     uint8_t (*hashes)[AC_HASH_SIZE];
     uint64_t count, cap; /* stored hashes */
     uint64_t size;       /* records */
@@ -525,11 +511,8 @@ struct ac_merkle_mem {
 ac_status ac_merkle_mem_new(ac_merkle_mem **out, ac_error *err)
 {
     *out = calloc(1, sizeof **out);
-    if (*out == NULL || ((*out)->hasher = hasher_new()) == NULL) {
-        free(*out);
-        *out = NULL;
+    if (*out == NULL)
         return ac_fail(err, AC_ENOMEM, -1, "merkle: no memory for a tree");
-    }
     return AC_OK;
 }
 
@@ -537,7 +520,6 @@ void ac_merkle_mem_free(ac_merkle_mem *mem)
 {
     if (mem == NULL)
         return;
-    hasher_free(mem->hasher);
     free(mem->hashes);
     free(mem);
 }
@@ -565,8 +547,7 @@ ac_status ac_merkle_mem_append_leaf(ac_merkle_mem *mem, const uint8_t leaf[AC_HA
 {
     uint8_t add[AC_MERKLE_MAX_STORED][AC_HASH_SIZE];
     size_t k;
-    int rc = merkle_stored_hashes(mem->hasher, mem->size, leaf, ac_merkle_mem_read, mem, add, &k,
-                                  err);
+    int rc = ac_merkle_stored_hashes(mem->size, leaf, ac_merkle_mem_read, mem, add, &k, err);
     if (rc != AC_OK)
         return rc;
     if (mem->cap - mem->count < k) {
@@ -587,9 +568,6 @@ ac_status ac_merkle_mem_append_leaf(ac_merkle_mem *mem, const uint8_t leaf[AC_HA
 ac_status ac_merkle_mem_append(ac_merkle_mem *mem, const void *data, size_t len, ac_error *err)
 {
     uint8_t leaf[AC_HASH_SIZE];
-    if (data == NULL && len > 0)
-        return ac_fail(err, AC_EINVAL, -1, "merkle: no leaf data");
-    if (merkle_leaf(mem->hasher, data, len, leaf) != AC_OK)
-        return hash_failed(err);
-    return ac_merkle_mem_append_leaf(mem, leaf, err);
+    int rc = ac_merkle_leaf_hash(data, len, leaf, err);
+    return rc == AC_OK ? ac_merkle_mem_append_leaf(mem, leaf, err) : rc;
 }
