@@ -29,6 +29,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import acutil  # noqa: E402
+from acutil import ToolCase  # noqa: E402,F401 (the chain commands case uses it)
 
 GOPATH = "/usr/share/gocode"
 NOTE_PKG = os.path.join(GOPATH, "src", "golang.org", "x", "mod", "sumdb", "note")
