@@ -247,6 +247,16 @@ ac_status ac_merkle_tree_hash(uint64_t size, ac_merkle_read_fn read, void *ctx,
     return AC_OK;
 }
 
+/* The planned ranges' hashes as a proof of *count hashes. */
+static int plan_proof(const plan *p, ac_merkle_read_fn read, void *ctx,
+                      uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err)
+{
+    int rc = plan_run(p, read, ctx, proof, err);
+    if (rc == AC_OK)
+        *count = p->nranges;
+    return rc;
+}
+
 /* RFC 6962 PATH(m, D[lo:hi]), bottom-up: the deepest sibling first. */
 static int plan_path(plan *p, uint64_t m, uint64_t lo, uint64_t hi, ac_error *err)
 {
@@ -310,11 +320,8 @@ ac_status ac_merkle_prove_record(uint64_t index, uint64_t size, ac_merkle_read_f
                        "merkle: record %llu is not in a tree of %llu records",
                        (unsigned long long)index, (unsigned long long)size);
     plan p = {.nranges = 0};
-    if ((rc = plan_path(&p, index, 0, size, err)) != AC_OK ||
-        (rc = plan_run(&p, read, ctx, proof, err)) != AC_OK)
-        return rc;
-    *count = p.nranges;
-    return AC_OK;
+    rc = plan_path(&p, index, 0, size, err);
+    return rc == AC_OK ? plan_proof(&p, read, ctx, proof, count, err) : rc;
 }
 
 ac_status ac_merkle_prove_tree(uint64_t old_size, uint64_t new_size, ac_merkle_read_fn read, void *ctx,
@@ -328,11 +335,8 @@ ac_status ac_merkle_prove_tree(uint64_t old_size, uint64_t new_size, ac_merkle_r
                        "merkle: no consistency proof from %llu to %llu records (need 1 <= old <= new)",
                        (unsigned long long)old_size, (unsigned long long)new_size);
     plan p = {.nranges = 0};
-    if ((rc = plan_subproof(&p, old_size, 0, new_size, err)) != AC_OK ||
-        (rc = plan_run(&p, read, ctx, proof, err)) != AC_OK)
-        return rc;
-    *count = p.nranges;
-    return AC_OK;
+    rc = plan_subproof(&p, old_size, 0, new_size, err);
+    return rc == AC_OK ? plan_proof(&p, read, ctx, proof, count, err) : rc;
 }
 
 /* ---------------------------------------------------------------- checks */

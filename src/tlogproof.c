@@ -119,6 +119,8 @@ static int parse_proof(const uint8_t *buf, size_t len, parsed *p, ac_error *err)
         return ac_fail(err, AC_ENOMEM, -1, "proof: out of memory");
     if (b64_decode(line + 6, llen - 6, p->record, cap, &p->record_len) != 0)
         return bad_form(err, "the 'extra' line is not canonical base64");
+    if (p->record_len > AC_MAX_RECORD_SIZE)
+        return bad_form(err, "the 'extra' record is larger than a record may be");
     line = next_line(buf, len, &pos, &llen);
     if (line == NULL)
         return bad_form(err, "truncated before the 'index' line");

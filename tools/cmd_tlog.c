@@ -202,7 +202,7 @@ static const char verify_proof_usage[] =
     "      --witness VKEY       a witness's cosignature key, or a file of them\n"
     "      --witnesses-needed K valid witness cosignatures required (default: 0)\n"
     "      --json               print one JSON object: {\"valid\": bool, \"reason\":\n"
-    "                           NAME|null, \"detail\": TEXT|null, \"index\": N,\n"
+    "                           NAME|null, \"detail\": TEXT|null, \"index\": N|null,\n"
     "                           \"origin\": TEXT|null, \"tree_size\": N|null,\n"
     "                           \"witnesses\": N, \"content_checked\": bool,\n"
     "                           \"record\": {...}|null}\n"
@@ -426,7 +426,9 @@ static int print_result_json(const ac_proof_result *r, bool content)
         json_put(o, "valid", json_boolean(valid)) &&
         json_put(o, "reason", valid ? json_null() : json_string(ac_proof_reason_name(ac_proof_result_reason(r)))) &&
         json_put(o, "detail", valid ? json_null() : json_string(ac_proof_result_detail(r))) &&
-        json_put(o, "index", json_u64(ac_proof_result_index(r))) &&
+        json_put(o, "index", ac_proof_result_reason(r) == AC_PROOF_FORMAT
+                                 ? json_null()
+                                 : json_u64(ac_proof_result_index(r))) &&
         json_put(o, "origin", cp ? json_string(ac_checkpoint_origin(cp)) : json_null()) &&
         json_put(o, "tree_size", cp ? json_u64(ac_checkpoint_size(cp)) : json_null()) &&
         json_put(o, "witnesses", json_u64(ac_proof_result_witnesses(r))) &&

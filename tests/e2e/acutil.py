@@ -233,6 +233,36 @@ class ToolCase(unittest.TestCase):
         return p
 
 
+HELPERS = os.path.join(os.environ.get("AC_BUILD") or os.path.join(REPO, "build"), "tests")
+
+
+class PhotoChainCase(ToolCase):
+    """A ToolCase with a chain (self.chain) of `photos` image/jpeg records of the
+    files self.files, metadata author=alice, signed by a fresh key self.k, and a
+    way to run tests/helpers/ac_tlog (trees, checkpoints, proofs) on it."""
+
+    photos = 6
+
+    def setUp(self):
+        super().setUp()
+        require_tool()
+        self.tlog_helper = os.path.join(HELPERS, "ac_tlog")
+        self.assertTrue(os.access(self.tlog_helper, os.X_OK), f"{self.tlog_helper} missing (make)")
+        self.k = self.path("alice.pem")
+        self.ok("keygen", self.k)
+        self.chain = self.path("chain")
+        self.files = [self.write(f"p{i}.jpg", f"photo number {i}\n" * (i + 1))
+                      for i in range(self.photos)]
+        self.ok("append", "-C", self.chain, "-k", self.k, "-t", "image/jpeg",
+                "-m", "author=alice", *self.files)
+
+    def tlog(self, *args, want=0) -> bytes:
+        """Runs ac_tlog and requires exit status `want`; its stdout."""
+        r = subprocess.run([self.tlog_helper, *args], capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(r.returncode, want, f"ac_tlog {args}: {r.stdout!r} {r.stderr!r}")
+        return r.stdout
+
+
 def main(name: str) -> None:
     """Runs the test cases of the calling module and exits with its verdict."""
     suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules["__main__"])

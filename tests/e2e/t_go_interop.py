@@ -35,12 +35,10 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import acutil  # noqa: E402
-from acutil import ToolCase  # noqa: E402
+from acutil import ToolCase  # noqa: E402,F401 (the chain commands case uses it)
 
 GOPATH = "/usr/share/gocode"
 NOTE_PKG = os.path.join(GOPATH, "src", "golang.org", "x", "mod", "sumdb", "note")
-HELPER = os.path.join(os.environ.get("AC_BUILD") or os.path.join(acutil.REPO, "build"),
-                      "tests", "ac_tlog")
 ORIGIN = "example.org/photos"
 RECORDS = 21
 
@@ -70,25 +68,11 @@ def proof_text(leaf_b64: str, index: int, proof: list, checkpoint: str) -> str:
             "".join(h + "\n" for h in proof) + "\n" + checkpoint)
 
 
-class GoInterop(ToolCase):
-    def setUp(self):
-        super().setUp()
-        acutil.require_tool()
-        self.assertTrue(os.access(HELPER, os.X_OK), f"{HELPER} missing (make)")
-        self.k = self.path("alice.pem")
-        self.ok("keygen", self.k)
-        self.chain = self.path("chain")
-        files = []
-        for i in range(RECORDS):
-            files.append(self.write(f"p{i}.jpg", f"photo number {i}\n" * (i + 1)))
-        self.ok("append", "-C", self.chain, "-k", self.k, "-t", "image/jpeg",
-                "-m", "author=alice", *files)
-        self.files = files
+class GoInterop(acutil.PhotoChainCase):
+    photos = RECORDS
 
     def helper(self, *args, want=0) -> str:
-        r = subprocess.run([HELPER, *args], capture_output=True, text=True, timeout=600)
-        self.assertEqual(r.returncode, want, f"ac_tlog {args}: {r.stdout}{r.stderr}")
-        return r.stdout
+        return self.tlog(*args, want=want).decode()
 
     def go(self, *args, want=0) -> str:
         r = subprocess.run([INTEROP, *args], capture_output=True, text=True, timeout=600)

@@ -10,35 +10,21 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import acutil  # noqa: E402
-from acutil import ToolCase  # noqa: E402
 
-HELPER = os.path.join(os.environ.get("AC_BUILD") or os.path.join(acutil.REPO, "build"),
-                      "tests", "ac_tlog")
 ORIGIN = "example.org/photos"
 
 
-class Tlog(ToolCase):
+class Tlog(acutil.PhotoChainCase):
     def setUp(self):
         super().setUp()
-        acutil.require_tool()
-        self.assertTrue(os.access(HELPER, os.X_OK), f"{HELPER} missing (make)")
-        self.k = self.path("alice.pem")
-        self.ok("keygen", self.k)
-        self.chain = self.path("chain")
-        self.files = [self.write(f"p{i}.jpg", f"photo {i}\n") for i in range(6)]
-        self.ok("append", "-C", self.chain, "-k", self.k, "-t", "image/jpeg",
-                "-m", "author=alice", *self.files)
         self.vkey = self.ok("vkey", "-k", self.k, "--origin", ORIGIN).stdout.strip()
 
     def helper(self, *args) -> bytes:
-        r = subprocess.run([HELPER, *args], capture_output=True, timeout=600)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        return r.stdout
+        return self.tlog(*args)
 
     def prove(self, index: int, size: int | None = None, key: str | None = None) -> str:
         args = ["prove", self.chain, key or self.k, ORIGIN, str(index)]

@@ -355,8 +355,20 @@ static void test_malformed(void **state)
     for (int i = 0; i < 200; i++)
         used += (size_t)snprintf(buf + used, cap - used, "\xe2\x80\x94 w%d.example AAAAAAAAAAA=\n", i);
     assert_int_equal(judge(buf, used, &pol, NULL), AC_PROOF_FORMAT);
-    /* Oversized. */
+    /* Oversized: the file, and a record one byte over the limit. */
     assert_int_equal(judge(p, AC_PROOF_MAX_SIZE + 1, &pol, NULL), AC_PROOF_FORMAT);
+    uint8_t *big = calloc(1, AC_MAX_RECORD_SIZE + 1);
+    char *text = malloc(2 * AC_MAX_RECORD_SIZE + cplen);
+    assert_non_null(big);
+    assert_non_null(text);
+    used = (size_t)sprintf(text, "c2sp.org/tlog-proof@v1\nextra ");
+    used += b64_encode(big, AC_MAX_RECORD_SIZE + 1, text + used);
+    used += (size_t)sprintf(text + used, "\nindex 0\n\n%s", cp);
+    char detail[512];
+    assert_int_equal(judge(text, used, &pol, detail), AC_PROOF_FORMAT);
+    assert_non_null(strstr(detail, "larger than a record"));
+    free(text);
+    free(big);
     free(buf);
     ac_free(p);
     ac_free(cp);
