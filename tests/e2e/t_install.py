@@ -73,6 +73,29 @@ class Install(unittest.TestCase):
         names = [line.split()[-1] for line in p.stdout.splitlines() if line.strip()]
         self.assertTrue(any(n == "ac_chain_open" for n in names))
         self.assertEqual([n for n in names if not n.startswith("ac_")], [])
+        # The static library too: its internal names are local, so that a
+        # program's own read_span or fold_step links beside it.
+        p = subprocess.run(["nm", "-g", "--defined-only",
+                            os.path.join(self.prefix, "lib", "libattestchain.a")],
+                           capture_output=True, text=True, check=True)
+        names = [line.split()[-1] for line in p.stdout.splitlines()
+                 if line.strip() and not line.endswith(":")]
+        self.assertTrue(any(n == "ac_chain_open" for n in names))
+        self.assertEqual([n for n in names if not n.startswith("ac_")], [])
+        work = tempfile.mkdtemp(dir=self.tmp)
+        src = os.path.join(work, "clash.c")
+        with open(src, "w") as f:
+            f.write("#include <attestchain.h>\n"
+                    "int read_span(void); int read_span(void) { return 0; }\n"
+                    "int fold_step(void); int fold_step(void) { return 0; }\n"
+                    "int main(void) { return read_span() + fold_step() + "
+                    "(ac_version()[0] == 0); }\n")
+        lib = os.path.join(self.prefix, "lib")
+        libs = [os.path.join(lib, "libattestchain.a")] + \
+            [a for a in self.pkg("--static", "--libs") if a != "-lattestchain"]
+        cc = subprocess.run(["cc", "-std=c11", *SAN_FLAGS, *self.pkg("--cflags"), src, "-o",
+                             os.path.join(work, "clash"), *libs], capture_output=True, text=True)
+        self.assertEqual(cc.returncode, 0, cc.stderr)
 
     def build_and_run(self, static: bool):
         self.assertEqual(self.install.returncode, 0, self.install.stderr)
