@@ -202,6 +202,16 @@ int kept_list(ac_chain *c, kept_cp **out, size_t *count, ac_error *err)
     return AC_OK;
 }
 
+int kept_load(ac_chain *c, char origin[AC_NOTE_MAX_NAME + 1], kept_cp **k, size_t *n,
+              ac_error *err)
+{
+    bool fixed;
+    *k = NULL;
+    *n = 0;
+    int rc = chain_origin(c, origin, &fixed, err);
+    return rc == AC_OK ? kept_list(c, k, n, err) : rc;
+}
+
 int kept_signed(const kept_cp *k, const char *origin, const uint8_t key[AC_PUBKEY_SIZE])
 {
     if (k->cp == NULL || strcmp(ac_checkpoint_origin(k->cp), origin) != 0)
@@ -215,9 +225,7 @@ int kept_signed(const kept_cp *k, const char *origin, const uint8_t key[AC_PUBKE
     return ok < 0 ? ok : ok == 1;
 }
 
-/* The key authorized to sign a checkpoint of `size`: the one authorized to
- * sign record `size` (the chain's current signer past its end). */
-static void checkpoint_key(const fold *f, uint64_t size, uint8_t key[AC_PUBKEY_SIZE])
+void checkpoint_key(const fold *f, uint64_t size, uint8_t key[AC_PUBKEY_SIZE])
 {
     if (size >= f->st.record_count)
         memcpy(key, f->st.signer, AC_PUBKEY_SIZE);
@@ -225,10 +233,8 @@ static void checkpoint_key(const fold *f, uint64_t size, uint8_t key[AC_PUBKEY_S
         fold_key_at(f, size, key);
 }
 
-/* The largest kept checkpoint of at most `most` records (at least `least`)
- * that is signed as it must be; NULL if none. */
-static const kept_cp *newest_signed(ac_chain *c, const kept_cp *k, size_t n, const char *origin,
-                                    uint64_t least, uint64_t most)
+const kept_cp *kept_newest_signed(ac_chain *c, const kept_cp *k, size_t n, const char *origin,
+                                  uint64_t least, uint64_t most)
 {
     for (size_t i = n; i-- > 0;) {
         if (k[i].size > most || k[i].size < least)
@@ -280,15 +286,12 @@ int tree_root_checked(ac_chain *c, uint64_t size, uint8_t root[AC_HASH_SIZE], ac
                        c->dir, (unsigned long long)size,
                        (unsigned long long)c->f.st.record_count);
     char origin[AC_NOTE_MAX_NAME + 1];
-    bool fixed;
     kept_cp *k = NULL;
     size_t nk = 0;
-    int rc = chain_origin(c, origin, &fixed, err);
-    if (rc == AC_OK)
-        rc = kept_list(c, &k, &nk, err);
+    int rc = kept_load(c, origin, &k, &nk, err);
     if (rc == AC_OK)
         rc = tree_sync(c, err);
-    const kept_cp *base = rc == AC_OK ? newest_signed(c, k, nk, origin, 1, size) : NULL;
+    const kept_cp *base = rc == AC_OK ? kept_newest_signed(c, k, nk, origin, 1, size) : NULL;
     mrange r;
     mrange_init(&r);
     for (int attempt = 0; rc == AC_OK && base != NULL; attempt++) {
@@ -438,13 +441,10 @@ ac_status ac_chain_prove(ac_chain *c, uint64_t index, char **proof, size_t *len,
     if (rc != AC_OK)
         return rc;
     char origin[AC_NOTE_MAX_NAME + 1];
-    bool fixed;
     kept_cp *k = NULL;
     size_t nk = 0;
-    rc = chain_origin(c, origin, &fixed, err);
-    if (rc == AC_OK)
-        rc = kept_list(c, &k, &nk, err);
-    const kept_cp *cp = rc == AC_OK ? newest_signed(c, k, nk, origin, index + 1,
+    rc = kept_load(c, origin, &k, &nk, err);
+    const kept_cp *cp = rc == AC_OK ? kept_newest_signed(c, k, nk, origin, index + 1,
                                                      c->f.st.record_count) : NULL;
     if (rc == AC_OK && cp == NULL)
         rc = ac_fail(err, AC_ENOTFOUND, (int64_t)index, "%s: no signed checkpoint covers record "

@@ -276,32 +276,25 @@ static int publish(exporter *x, ac_error *err)
     if (rc != AC_OK)
         return rc;
     char origin[AC_NOTE_MAX_NAME + 1];
-    bool fixed;
     kept_cp *k = NULL;
     size_t nk = 0;
-    if ((rc = chain_origin(c, origin, &fixed, err)) != AC_OK ||
-        (rc = kept_list(c, &k, &nk, err)) != AC_OK)
+    if ((rc = kept_load(c, origin, &k, &nk, err)) != AC_OK)
         return rc;
-    /* The newest kept checkpoint signed by the key authorized at its size. */
-    const kept_cp *cp = NULL;
+    /* The newest kept checkpoint signed by the key authorized at its size;
+     * a signed one larger than the chain means records were lost. */
+    uint64_t count = c->f.st.record_count;
+    const kept_cp *cp = kept_newest_signed(c, k, nk, origin, 1, count);
+    const kept_cp *beyond = kept_newest_signed(c, k, nk, origin, count + 1, UINT64_MAX);
     uint8_t key[AC_PUBKEY_SIZE];
-    for (size_t i = nk; cp == NULL && i-- > 0;) {
-        if (k[i].size > c->f.st.record_count) {
-            rc = ac_fail(err, AC_ECORRUPT, (int64_t)c->f.st.record_count,
-                         "%s: checkpoints/%llu is larger than the chain: records were lost; run "
-                         "verify", c->dir, (unsigned long long)k[i].size);
-            break;
-        }
-        if (k[i].size < c->f.st.record_count)
-            fold_key_at(&c->f, k[i].size, key);
-        else
-            memcpy(key, c->f.st.signer, AC_PUBKEY_SIZE);
-        if (kept_signed(&k[i], origin, key) == 1)
-            cp = &k[i];
-    }
-    if (rc == AC_OK && cp == NULL)
+    if (beyond != NULL)
+        rc = ac_fail(err, AC_ECORRUPT, (int64_t)count, "%s: checkpoints/%llu is larger than the "
+                     "chain: records were lost; run verify", c->dir,
+                     (unsigned long long)beyond->size);
+    else if (cp == NULL)
         rc = ac_fail(err, AC_ENOTFOUND, -1, "%s: no signed checkpoint to publish: make one with "
                      "'attestchain checkpoint' (or export with -k KEY)", c->dir);
+    else
+        checkpoint_key(&c->f, cp->size, key);
     uint64_t size = cp ? cp->size : 0, from = 0;
     uint8_t root[AC_HASH_SIZE];
     if (rc == AC_OK)

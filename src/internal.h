@@ -532,6 +532,20 @@ typedef struct kept_cp {
 int kept_list(ac_chain *c, kept_cp **out, size_t *n, ac_error *err);
 void kept_free(kept_cp *k, size_t n);
 
+/* The chain's origin and its kept checkpoints (kept_list). AC_OK or an
+ * error. */
+int kept_load(ac_chain *c, char origin[AC_NOTE_MAX_NAME + 1], kept_cp **k, size_t *n,
+              ac_error *err);
+
+/* The largest kept checkpoint of `least` to `most` records that is signed
+ * under `origin` by the key authorized at its size; NULL if none. */
+const kept_cp *kept_newest_signed(ac_chain *c, const kept_cp *k, size_t n, const char *origin,
+                                  uint64_t least, uint64_t most);
+
+/* The key authorized to sign a checkpoint of `size`: the one authorized to
+ * sign record `size` (the chain's current signer past its end). */
+void checkpoint_key(const fold *f, uint64_t size, uint8_t key[AC_PUBKEY_SIZE]);
+
 /* 1 if the kept checkpoint is signed under `origin` by `key`, 0 if not,
  * AC_ENOMEM. */
 int kept_signed(const kept_cp *k, const char *origin, const uint8_t key[AC_PUBKEY_SIZE]);

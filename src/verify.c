@@ -247,10 +247,7 @@ static bool judge_checkpoints(ac_chain *c, const vstate *vs, const fold *f, bool
     for (size_t i = 0; i < vs->nkept; i++) {
         const kept_cp *k = &vs->kept[i];
         uint8_t key[AC_PUBKEY_SIZE];
-        if (k->size < f->st.record_count)
-            fold_key_at(f, k->size, key);
-        else
-            memcpy(key, f->st.signer, AC_PUBKEY_SIZE);
+        checkpoint_key(f, k->size, key);
         if (kept_signed(k, origin, key) != 1) {
             warn(rep, (ac_warning){.code = AC_WARN_CHECKPOINT_UNVERIFIED, .index = -1,
                                    .bytes = k->size});
