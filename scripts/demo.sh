@@ -80,5 +80,21 @@ step status -C "$chain"
 step log -C "$chain"
 
 echo
-echo "demo: done; the chain is in $chain"
+echo "== evidence that travels: a signed checkpoint, and one photo's proof"
+step checkpoint -C "$chain" -k "$demo/bob.pem"
+step vkey -C "$chain" --history
+step prove -C "$chain" 2 -o "$demo/photo.raw.tlog-proof"
+echo
+echo "== the proof checked with nothing but the keys (no chain directory)"
+"$tool" vkey -C "$chain" >"$demo/chain.vkey"
+step verify-proof --vkey "$demo/chain.vkey" --key "$demo/alice.pem" \
+    "$demo/photo.raw.tlog-proof" "$demo/files/photo.raw"
+
+echo
+echo "== published as static tiles with a page that checks proofs in a browser"
+step export -C "$chain" "$demo/site"
+ls "$demo/site"
+
+echo
+echo "demo: done; the chain is in $chain, its export in $demo/site"
 echo "demo: try: $tool show -C $chain 0"
