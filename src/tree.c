@@ -302,22 +302,34 @@ void tree_note_append(ac_chain *c, uint64_t first, const uint8_t *frames, size_t
         (void)tree_load(c, NULL);
     if (c->tree_n != first || (c->tree_fd < 0 && c->tree_mem == NULL))
         return;
-    uint8_t stored[AC_MERKLE_MAX_STORED][AC_HASH_SIZE];
+    /* The batch's hashes go out in one write: under 2 per record. */
+    enum { HASHES = 4096 };
+    uint8_t(*buf)[AC_HASH_SIZE] = malloc((HASHES + AC_MERKLE_MAX_STORED) * AC_HASH_SIZE);
+    if (buf == NULL) {
+        tree_close(c); /* a cache: rebuilt when next needed */
+        return;
+    }
     uint64_t pos;
     (void)ac_merkle_stored_count(first, &pos, NULL);
-    for (size_t at = 0; at + 4 <= len;) {
+    size_t held = 0;
+    bool ok = true;
+    for (size_t at = 0; ok && at + 4 <= len;) {
         uint32_t n = (uint32_t)frames[at] << 24 | (uint32_t)frames[at + 1] << 16 |
                      (uint32_t)frames[at + 2] << 8 | frames[at + 3];
         uint8_t leaf[AC_HASH_SIZE];
         size_t k;
-        if (tree_leaf(c->hasher, frames + at + 4, n, leaf) != AC_OK ||
-            mrange_push(&c->tree_range, c->hasher, leaf, stored, &k) != AC_OK ||
-            store_put(c, pos, stored[0], k, NULL) != AC_OK) {
-            tree_close(c); /* a cache: rebuilt when next needed */
-            return;
-        }
-        pos += k;
+        ok = tree_leaf(c->hasher, frames + at + 4, n, leaf) == AC_OK &&
+             mrange_push(&c->tree_range, c->hasher, leaf, buf + held, &k) == AC_OK;
+        held += ok ? k : 0;
         c->tree_n++;
         at += 4 + (size_t)n;
+        if (ok && (held >= HASHES || at + 4 > len)) {
+            ok = store_put(c, pos, buf[0], held, NULL) == AC_OK;
+            pos += held;
+            held = 0;
+        }
     }
+    free(buf);
+    if (!ok)
+        tree_close(c); /* a cache: rebuilt when next needed */
 }
