@@ -302,6 +302,38 @@ int ac_append_rotation(ac_chain *chain, const ac_key *old_key,
                        const uint8_t new_pubkey[AC_PUBKEY_SIZE], ac_appended *out,
                        ac_error *err);
 
+/* ---------------------------------------------------------------- import
+ * Records that someone else signed, appended as they are: a mirror's only
+ * way to grow (docs/format.md section 15). */
+
+/* Called under the writers' lock once every record of an import has
+ * passed, before anything is written: `records` is the record count the
+ * chain will have, `signer` the key then authorized to sign (who signs a
+ * checkpoint of that size).  AC_OK lets the import go on; any other code
+ * stops it (nothing written) and is returned by ac_import. */
+typedef int (*ac_import_check_fn)(void *ctx, uint64_t records,
+                                  const uint8_t signer[AC_PUBKEY_SIZE], ac_error *err);
+
+typedef struct ac_import_options {
+    const uint8_t *genesis_key; /* NULL, or AC_PUBKEY_SIZE bytes that must have
+                                   signed record 0 (of the chain or the batch) */
+    unsigned threads;           /* signature checks; 0: the chain's setting */
+    ac_import_check_fn check;   /* may be NULL */
+    void *check_ctx;
+} ac_import_options;
+
+/* Appends the frame bodies bodies[0..n) (lens[i] bytes each) after the head,
+ * byte for byte: each one is checked as verification checks it (decoding,
+ * chain_index, link, signature, authority followed from the genesis key
+ * through every rotation) before anything is written; then, under the same
+ * lock as ac_append and with one fdatasync, all or none.  Refused like an
+ * append (damaged chain, records lost).  AC_ECORRUPT names the first record
+ * that fails and why (err->index is its chain index); AC_EUNAUTHORIZED when
+ * it is signed by a key not authorized there or record 0 is not signed by
+ * opt->genesis_key.  `opt` may be NULL. */
+int ac_import(ac_chain *chain, const uint8_t *const *bodies, const size_t *lens, size_t n,
+              const ac_import_options *opt, ac_error *err);
+
 /* ---------------------------------------------------------------- verification */
 
 typedef enum ac_reason {

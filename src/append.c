@@ -16,7 +16,7 @@
 
 #include "internal.h"
 
-static int lock_chain(ac_chain *c, ac_error *err)
+int lock_chain(ac_chain *c, ac_error *err)
 {
     while (flock(c->fd, LOCK_EX) != 0) {
         if (errno != EINTR)
@@ -25,7 +25,7 @@ static int lock_chain(ac_chain *c, ac_error *err)
     return AC_OK;
 }
 
-static void unlock_chain(ac_chain *c)
+void unlock_chain(ac_chain *c)
 {
     (void)flock(c->fd, LOCK_UN);
 }
@@ -103,13 +103,27 @@ static int cut_torn_tail(ac_chain *c, ac_error *err)
     return AC_OK;
 }
 
+int append_begin(ac_chain *c, ac_error *err)
+{
+    int rc = state_sync(c, err);
+    return rc == AC_OK ? state_check_committed(c, err) : rc;
+}
+
+int append_ready(ac_chain *c, ac_error *err)
+{
+    int rc;
+    if (c->torn_len > 0 && (rc = cut_torn_tail(c, err)) != AC_OK)
+        return rc;
+    /* Looked at every time, not once per handle: another handle may have
+     * written state.cbor on its close since our last append. */
+    return state_remove(c, err);
+}
+
 /* Under the lock: the state current and undamaged, nothing committed lost,
  * the key authorized, and only then the torn tail cut. */
 static int prepare(ac_chain *c, const ac_key *key, ac_error *err)
 {
-    int rc = state_sync(c, err);
-    if (rc == AC_OK)
-        rc = state_check_committed(c, err);
+    int rc = append_begin(c, err);
     if (rc != AC_OK)
         return rc;
     uint8_t pub[AC_PUBKEY_SIZE];
@@ -126,11 +140,7 @@ static int prepare(ac_chain *c, const ac_key *key, ac_error *err)
                        "whose public key is %s", c->dir, (unsigned long long)c->f.st.record_count,
                        want);
     }
-    if (c->torn_len > 0 && (rc = cut_torn_tail(c, err)) != AC_OK)
-        return rc;
-    /* Looked at every time, not once per handle: another handle may have
-     * written state.cbor on its close since our last append. */
-    return state_remove(c, err);
+    return append_ready(c, err);
 }
 
 typedef struct pending {
@@ -227,12 +237,16 @@ static int build_batch(ac_chain *c, const ac_key *key, const pending *p, size_t 
     return rc;
 }
 
-/* Writes the batch and makes it durable, or leaves chain.bin as it was. */
-static int commit(ac_chain *c, const det_buf *frames, ac_error *err)
+int append_commit(ac_chain *c, const det_buf *frames, const uint64_t *offs, size_t n,
+                  ac_error *err)
 {
     uint64_t at = c->f.st.chain_size;
-    if (write_all(c->fd, frames->data, frames->len, at) == 0 && fdatasync(c->fd) == 0)
+    if (write_all(c->fd, frames->data, frames->len, at) == 0 && fdatasync(c->fd) == 0) {
+        /* Every writer (append, import) commits here: the caches hear of
+         * the new records in one place. */
+        index_note(c, c->f.st.record_count, offs, n);
         return AC_OK;
+    }
     int rc = ac_fail_errno(err, AC_EIO, (int64_t)c->f.st.record_count,
                            "%s/" AC_CHAIN_FILE ": record %llu: append failed, nothing was added",
                            c->dir, (unsigned long long)c->f.st.record_count);
@@ -271,7 +285,7 @@ static int append_locked(ac_chain *c, const ac_key *key, const pending *p, size_
         return ac_fail(err, AC_ENOMEM, -1, "out of memory");
     rc = build_batch(c, key, p, n, &frames, offs, res, &st, err);
     if (rc == AC_OK)
-        rc = commit(c, &frames, err);
+        rc = append_commit(c, &frames, offs, n, err);
     if (rc == AC_OK) {
         uint64_t first = c->f.st.record_count;
         if (first == 0) {
@@ -283,7 +297,6 @@ static int append_locked(ac_chain *c, const ac_key *key, const pending *p, size_
             state_forget(c); /* out of memory: the next sync rebuilds */
         } else {
             c->f.st = st;
-            index_note(c, first, offs, n);
         }
     }
     free(offs);
