@@ -684,6 +684,56 @@ const ac_record *ac_proof_result_record(const ac_proof_result *res);
 const ac_checkpoint *ac_proof_result_checkpoint(const ac_proof_result *res);
 size_t ac_proof_result_witnesses(const ac_proof_result *res);    /* valid cosignatures */
 
+/* ---------------------------------------------------------------- evidence of forks
+ * docs/format.md section 15.3: a text file that proves, to anyone holding
+ * the log's verifier keys, that its key signed two histories. */
+
+#define AC_EVIDENCE_MAX_SIZE (64u * 1024u * 1024u) /* bytes of an evidence file the
+                                                        tool reads */
+
+typedef enum ac_evidence_kind {
+    AC_EVIDENCE_CHECKPOINTS = 1, /* two checkpoints that no single tree explains */
+    AC_EVIDENCE_RECORDS = 2,     /* two records at one index after one history */
+} ac_evidence_kind;
+
+typedef struct ac_evidence_info {
+    ac_evidence_kind kind;
+    char origin[AC_NOTE_MAX_NAME + 1]; /* checkpoints: the log's origin */
+    uint64_t size_a, size_b;           /* checkpoints: their sizes, in file order */
+    uint64_t index;                    /* records: the index that has two records */
+    uint8_t hash_a[AC_HASH_SIZE], hash_b[AC_HASH_SIZE]; /* records: their hashes */
+} ac_evidence_info;
+
+/* Evidence of kind checkpoints: the signed checkpoints a and b (verbatim,
+ * each ending in a newline) and, when their sizes differ, the larger
+ * tree's root at the smaller size with the consistency proof (`count`
+ * hashes) from it to the larger checkpoint; old_root_at_larger NULL and
+ * count 0 for two checkpoints of one size.  A new string (free with
+ * ac_free()) of *len bytes. */
+int ac_evidence_checkpoints(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                            const uint8_t *old_root_at_larger, const uint8_t (*proof)[AC_HASH_SIZE],
+                            size_t count, char **out, size_t *len, ac_error *err);
+
+/* Evidence of kind records: the frame bodies of records 0..nprefix-1 of
+ * the history (nprefix may be 0), then the two frame bodies a and b. */
+int ac_evidence_records(const uint8_t *const *prefix, const size_t *prefix_lens, size_t nprefix,
+                        const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, char **out,
+                        size_t *len, ac_error *err);
+
+/* 1 if the evidence proves a fork of the log whose verifier keys are
+ * `keys` (AC_VKEY_ED25519), 0 if it does not (err says why, code
+ * AC_ECORRUPT), a negative code if the check could not run.  Checkpoints:
+ * both of one origin and signed by one of `keys`; one size and two roots,
+ * or a consistency proof that the larger tree had, at the smaller size,
+ * another root than the smaller checkpoint.  Records: two decodable,
+ * differently hashed records with the same chain_index (above 0) and
+ * prev_hash, signed by one key, each valid after the prefix (folded as
+ * verification folds a chain, every signature checked); the key authorized
+ * there, or with a prefix the genesis key, must be one of `keys`.  *info
+ * says what was found. */
+int ac_evidence_verify(const uint8_t *evidence, size_t len, const ac_vkey *const *keys,
+                       size_t nkeys, ac_evidence_info *info, ac_error *err);
+
 #if defined(AC_BUILDING) && defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

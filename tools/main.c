@@ -15,6 +15,8 @@ static const command commands[] = {
     {"log", cmd_log},       {"show", cmd_show},     {"recover", cmd_recover},
     /* Evidence that travels: checkpoints and proofs (cmd_tlog.c). */
     {"vkey", cmd_vkey},     {"verify-proof", cmd_verify_proof},
+    /* Federation: mirrors, witnesses, evidence of forks (cmd_mirror.c...). */
+    {"mirror", cmd_mirror}, {"witness", cmd_witness}, {"evidence", cmd_evidence},
 };
 
 static const char usage[] =
@@ -36,6 +38,9 @@ static const char usage[] =
     "  recover           accept a loss of records that state.cbor says were committed\n"
     "  vkey              print the verifier key of a key under a log's name\n"
     "  verify-proof      check a .tlog-proof with nothing but verifier keys\n"
+    "  mirror            copy another party's published chain, verifying every record\n"
+    "  witness           cosign a log's checkpoints that are consistent with the last\n"
+    "  evidence verify   check an evidence file of a fork with the log's verifier key\n"
     "  help [COMMAND]    print this help, or a command's\n"
     "\n"
     "Options:\n"
