@@ -704,6 +704,12 @@ typedef struct ac_evidence_info {
     uint8_t hash_a[AC_HASH_SIZE], hash_b[AC_HASH_SIZE]; /* records: their hashes */
 } ac_evidence_info;
 
+/* Decodes exactly one canonical standard base64 text (with padding, no
+ * whitespace) of `len` chars, as the signed notes and proofs use, into
+ * out[0..cap): AC_OK with *out_len, or AC_EINVAL (not that, or too long). */
+int ac_base64_decode(const char *text, size_t len, uint8_t *out, size_t cap, size_t *out_len,
+                     ac_error *err);
+
 /* Evidence of kind checkpoints: the signed checkpoints a and b (verbatim,
  * each ending in a newline) and, when their sizes differ, the larger
  * tree's root at the smaller size with the consistency proof (`count`

@@ -20,6 +20,15 @@
 #define OLD_ROOT "old-root-at-larger "
 #define EM_DASH_SP "\xe2\x80\x94 "
 
+int ac_base64_decode(const char *text, size_t len, uint8_t *out, size_t cap, size_t *out_len,
+                     ac_error *err)
+{
+    if (text == NULL || out == NULL || out_len == NULL ||
+        b64_decode(text, len, out, cap, out_len) != 0)
+        return ac_fail(err, AC_EINVAL, -1, "not canonical base64 of at most %zu bytes", cap);
+    return AC_OK;
+}
+
 /* ---------------------------------------------------------------- writing */
 
 static void put_b64_line(det_buf *b, const char *tag, const uint8_t *data, size_t len)
