@@ -56,7 +56,7 @@ int tiles_prove(tiles *t, uint64_t old_size, uint8_t (*proof)[AC_HASH_SIZE], siz
 /* Entry bundle `n` of the tiles' size: its records' frame bodies (pointers
  * into *buf, which the caller frees) into bodies/lens (AC_TILE_WIDTH each);
  * *count of them.  A bundle that is not exactly its entries is an error.
- * EXIT_GOOD or EXIT_TROUBLE (reported). */
+ * EXIT_GOOD, EXIT_INVALID (a malformed bundle) or EXIT_TROUBLE (reported). */
 int tiles_bundle(tiles *t, uint64_t n, uint8_t **buf, const uint8_t **bodies, size_t *lens,
                  size_t *count);
 

@@ -72,7 +72,8 @@ static int get_tile(tiles *t, unsigned level, uint64_t n, const uint8_t **out)
         return st;
     if (len != (size_t)width * AC_HASH_SIZE) {
         free(data);
-        return fail_msg("%s/%s: %zu bytes, not %u hashes", source_name(t->src), path, len, width);
+        return refuse("%s/%s: %zu bytes, not %u hashes; nothing imported", source_name(t->src),
+                      path, len, width);
     }
     tile *slot = &t->cache[t->next];
     t->next = (t->next + 1) % CACHED;
@@ -232,8 +233,8 @@ int tiles_bundle(tiles *t, uint64_t n, uint8_t **buf, const uint8_t **bodies, si
     }
     if (i != width || at != len) {
         free(data);
-        return fail_msg("%s/%s: not %u entries (2-byte length, record) and nothing else",
-                        source_name(t->src), path, width);
+        return refuse("%s/%s: not %u entries (2-byte length, record) and nothing else; nothing "
+                      "imported", source_name(t->src), path, width);
     }
     *buf = data;
     *count = width;
