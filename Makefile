@@ -150,6 +150,7 @@ $(BUILD)/bench/%: bench/%.c $(STATIC)
 bench: all $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 	@$(BUILD)/bench/bench $(BENCH_ARGS)
 	@$(BUILD)/bench/bench_tlog $(filter --quick,$(BENCH_ARGS))
+	@/usr/bin/python3 bench/bench_federation.py --tool $(TOOL) $(filter --quick,$(BENCH_ARGS))
 
 stress: all $(HELPER_BIN)
 	@BUILD=$(BUILD) AC_STRESS=1 tests/stress.sh
