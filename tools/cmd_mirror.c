@@ -180,6 +180,34 @@ static int write_pins(mirror *m)
 
 /* ---------------------------------------------------------------- the mirror's side */
 
+/* The tree of the mirror's own records, every one checked as it is read. */
+static int own_tree(mirror *m, ac_merkle_mem **out)
+{
+    ac_error err;
+    ac_merkle_mem *mem;
+    if (ac_merkle_mem_new(&mem, &err) != AC_OK)
+        return fail_ac(&err, NULL);
+    ac_iter *it = NULL;
+    ac_record *r;
+    int rc = ac_iter_open(m->chain, 0, UINT64_MAX, &it, &err), got = 0;
+    while (rc == AC_OK && (got = ac_iter_next(it, &r, &err)) == 1) {
+        size_t blen;
+        const uint8_t *b = ac_record_bytes(r, &blen);
+        rc = ac_merkle_mem_append(mem, b, blen, &err);
+        ac_record_free(r);
+    }
+    if (rc == AC_OK && got < 0)
+        rc = got;
+    ac_iter_free(it);
+    if (rc != AC_OK || ac_merkle_mem_size(mem) != m->have) {
+        ac_merkle_mem_free(mem);
+        return rc != AC_OK ? fail_ac(&err, "run 'attestchain verify' on the mirror")
+                           : fail_msg("%s: the chain changed while it was read", m->dir);
+    }
+    *out = mem;
+    return EXIT_GOOD;
+}
+
 /* The mirror's root at M: from checkpoints/M, which must be signed by the
  * key authorized at M; else (a pull cut short) from its own records. */
 static int own_root(mirror *m)
@@ -207,24 +235,13 @@ static int own_root(mirror *m)
     warn_msg("%s: no checkpoint of the mirror's %llu records; hashing them", m->dir,
              (unsigned long long)m->have);
     ac_merkle_mem *mem;
-    if (ac_merkle_mem_new(&mem, &err) != AC_OK)
-        return fail_ac(&err, NULL);
-    ac_iter *it = NULL;
-    ac_record *r;
-    int rc = ac_iter_open(m->chain, 0, UINT64_MAX, &it, &err), got = 0;
-    while (rc == AC_OK && (got = ac_iter_next(it, &r, &err)) == 1) {
-        size_t blen;
-        const uint8_t *b = ac_record_bytes(r, &blen);
-        rc = ac_merkle_mem_append(mem, b, blen, &err);
-        ac_record_free(r);
-    }
-    if (rc == AC_OK && got < 0)
-        rc = got;
-    ac_iter_free(it);
-    if (rc == AC_OK)
-        rc = ac_merkle_tree_hash(m->have, ac_merkle_mem_read, mem, m->root, &err);
+    int st = own_tree(m, &mem);
+    ac_error err2;
+    if (st == EXIT_GOOD &&
+        ac_merkle_tree_hash(m->have, ac_merkle_mem_read, mem, m->root, &err2) != AC_OK)
+        st = fail_ac(&err2, NULL);
     ac_merkle_mem_free(mem);
-    return rc == AC_OK ? EXIT_GOOD : fail_ac(&err, "run 'attestchain verify' on the mirror");
+    return st;
 }
 
 static int keep_checkpoint(mirror *m)
@@ -358,19 +375,48 @@ static int read_records(pull *p, bool import)
     return st;
 }
 
+/* The source's checkpoint is smaller than the mirror: its root must be the
+ * mirror's tree's at that size (the mirror's own records, hashed: a source
+ * that lags is rare); if not, the mirror's checkpoint and a consistency
+ * proof in its own tree make the evidence. */
+static int compare_smaller(mirror *m, bool trusted)
+{
+    uint64_t n = ac_checkpoint_size(m->theirs);
+    uint8_t old[AC_HASH_SIZE], proof[AC_MERKLE_MAX_PROOF][AC_HASH_SIZE];
+    size_t count = 0;
+    ac_merkle_mem *mem = NULL;
+    ac_error err;
+    int st = n == 0 ? refuse("%s/checkpoint: of no records", source_name(m->src))
+                    : own_tree(m, &mem);
+    if (st == EXIT_GOOD && (ac_merkle_tree_hash(n, ac_merkle_mem_read, mem, old, &err) != AC_OK ||
+                            ac_merkle_prove_tree(n, m->have, ac_merkle_mem_read, mem, proof,
+                                                 &count, &err) != AC_OK))
+        st = fail_ac(&err, NULL);
+    ac_merkle_mem_free(mem);
+    if (st != EXIT_GOOD)
+        return st;
+    if (memcmp(old, ac_checkpoint_root(m->theirs), AC_HASH_SIZE) == 0) {
+        warn_msg("%s is behind the mirror (%llu records, the mirror has %llu): nothing new",
+                 source_name(m->src), (unsigned long long)n, (unsigned long long)m->have);
+        return EXIT_GOOD;
+    }
+    if (trusted && m->ours != NULL)
+        return keep_checkpoint_fork(m->dir, m->theirs, m->ours, old,
+                                    (const uint8_t(*)[AC_HASH_SIZE])proof, count, m->vkeys,
+                                    m->nvkeys);
+    return refuse("%s: its checkpoint of %llu records is not the mirror's tree at that size; "
+                  "nothing imported", source_name(m->src), (unsigned long long)n);
+}
+
 /* The source's checkpoint at the mirror's size or below: nothing to import;
  * two roots at one size are a fork. */
 static int compare_same_size(mirror *m, bool trusted)
 {
     uint64_t n = ac_checkpoint_size(m->theirs);
-    if (n < m->have) {
-        if (!m->json)
-            printf("%s is behind the mirror (%llu records, the mirror has %llu): nothing to do\n",
-                   source_name(m->src), (unsigned long long)n, (unsigned long long)m->have);
-        return EXIT_GOOD;
-    }
+    if (n < m->have)
+        return compare_smaller(m, trusted);
     if (memcmp(ac_checkpoint_root(m->theirs), m->root, AC_HASH_SIZE) == 0)
-        return keep_checkpoint(m); /* the same tree: up to date */
+        return EXIT_GOOD; /* the same tree: up to date */
     if (trusted && m->ours != NULL)
         return keep_checkpoint_fork(m->dir, m->ours, m->theirs, NULL, NULL, 0, m->vkeys,
                                     m->nvkeys);

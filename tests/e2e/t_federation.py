@@ -123,7 +123,9 @@ class Federation(acutil.ToolCase):
         with open(os.path.join(d, "chain.bin"), "wb") as f:
             for b in tlogref.frame_bodies(chain)[:keep]:
                 f.write(len(b).to_bytes(4, "big") + b)
-        self.ok("append", "-C", d, "-k", key, "--hash-list", hashes(self, name + ".h", 90000, add))
+        if add > 0:
+            self.ok("append", "-C", d, "-k", key, "--hash-list",
+                    hashes(self, name + ".h", 90000, add))
         return d
 
     def evidence_files(self, d: str) -> list[str]:
@@ -200,7 +202,8 @@ class Federation(acutil.ToolCase):
         m = self.path("m")
         self.mirror(0, m, url, "--vkey", vkey)
         before = acutil.read_bytes(os.path.join(m, "chain.bin"))
-        cases = (("forked-larger", 200, 150, 350), ("forked-same", 200, 100, 300))
+        cases = (("forked-larger", 200, 150, 350), ("forked-same", 200, 100, 300),
+                 ("forked-smaller", 200, 50, 250))
         for name, keep, add, size in cases:
             with self.subTest(name=name):
                 fork = self.fork_of(pub, name, keep, k1, add)
@@ -218,7 +221,13 @@ class Federation(acutil.ToolCase):
                                 vkey.split("+")[0]).stdout.strip()
                 self.fails(1, "evidence", "verify", "--vkey", other, ev)
         self.verify(m, want_exit=0)
-        self.assertEqual(len(self.evidence_files(m)), 2)
+        self.assertEqual(len(self.evidence_files(m)), 3)
+        # A source that is only behind is no fork.
+        burl, _ = self.publish("behind", self.fork_of(pub, "behind", 250, k1, 0), k1)
+        p = acutil.run("mirror", "-C", m, burl)
+        self.assertEqual(p.returncode, 0, acutil.describe(p))
+        self.assertIn("behind", p.stderr)
+        self.assertEqual(acutil.read_bytes(os.path.join(m, "chain.bin")), before)
 
     def test_witnesses_required(self):
         k1 = self.key("k1")
