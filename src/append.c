@@ -30,6 +30,15 @@ void unlock_chain(ac_chain *c)
     (void)flock(c->fd, LOCK_UN);
 }
 
+int chain_writable(const ac_chain *c, ac_error *err)
+{
+    if (c == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no chain");
+    if (c->readonly)
+        return ac_fail(err, AC_EINVAL, -1, "%s: opened read-only", c->dir);
+    return AC_OK;
+}
+
 int chain_checkpoint(ac_chain *c, ac_error *err)
 {
     /* Under the lock and after a sync, so that the checkpoint names the real
@@ -327,18 +336,15 @@ static int check_entries(const ac_entry *e, size_t n, pending *p, bool rotation_
 static int append_entries(ac_chain *c, const ac_key *key, const ac_entry *entries, size_t n,
                           ac_appended *out, const uint8_t *rotation_key, ac_error *err)
 {
-    if (c == NULL)
-        return ac_fail(err, AC_EINVAL, -1, "no chain");
-    if (c->readonly)
-        return ac_fail(err, AC_EINVAL, -1, "%s: opened read-only", c->dir);
-    if (n == 0)
-        return AC_OK;
+    int rc = chain_writable(c, err);
+    if (rc != AC_OK || n == 0)
+        return rc;
     if (key == NULL || entries == NULL)
         return ac_fail(err, AC_EINVAL, -1, "no key or no entries");
     pending *p = calloc(n, sizeof *p);
     ac_appended *res = calloc(n, sizeof *res);
-    int rc = p && res ? check_entries(entries, n, p, rotation_key != NULL, err)
-                      : ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    rc = p && res ? check_entries(entries, n, p, rotation_key != NULL, err)
+                  : ac_fail(err, AC_ENOMEM, -1, "out of memory");
     if (rc == AC_OK)
         rc = chain_open_file(c, true, err);
     if (rc == AC_OK)

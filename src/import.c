@@ -107,12 +107,9 @@ int ac_import(ac_chain *c, const uint8_t *const *bodies, const size_t *lens, siz
               const ac_import_options *opt, ac_error *err)
 {
     static const ac_import_options defaults;
-    if (c == NULL)
-        return ac_fail(err, AC_EINVAL, -1, "no chain");
-    if (c->readonly)
-        return ac_fail(err, AC_EINVAL, -1, "%s: opened read-only", c->dir);
-    if (n == 0)
-        return AC_OK;
+    int rc = chain_writable(c, err);
+    if (rc != AC_OK || n == 0)
+        return rc;
     if (bodies == NULL || lens == NULL)
         return ac_fail(err, AC_EINVAL, -1, "no records");
     if (opt == NULL)
@@ -120,7 +117,6 @@ int ac_import(ac_chain *c, const uint8_t *const *bodies, const size_t *lens, siz
     fold_in *in = calloc(n, sizeof *in);
     if (in == NULL)
         return ac_fail(err, AC_ENOMEM, -1, "out of memory");
-    int rc = AC_OK;
     for (size_t i = 0; i < n && rc == AC_OK; i++) {
         if (bodies[i] == NULL || lens[i] == 0 || lens[i] > AC_MAX_RECORD_SIZE)
             rc = ac_fail(err, AC_EINVAL, -1,

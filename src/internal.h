@@ -480,6 +480,9 @@ int chain_checkpoint(ac_chain *c, ac_error *err);
  * The writers' path, shared by append and import: lock, begin, (check what
  * is to be written), ready, commit, unlock. */
 
+/* AC_OK if the handle may write: not NULL, not read-only; else AC_EINVAL. */
+int chain_writable(const ac_chain *c, ac_error *err);
+
 /* flock(LOCK_EX) on chain.bin (open), retried on EINTR. AC_OK or AC_EIO. */
 int lock_chain(ac_chain *c, ac_error *err);
 void unlock_chain(ac_chain *c);

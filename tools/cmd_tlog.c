@@ -158,7 +158,7 @@ int read_small(const char *path, size_t max, char **out, size_t *len)
         else if (r == 0)
             break;
         else if ((got += (size_t)r) > max)
-            st = fail_msg("%s: larger than %zu bytes: not a proof or key file", path, max);
+            st = fail_msg("%s: larger than %zu bytes, the most such a file may have", path, max);
     }
     if (!in)
         (void)close(fd); /* read-only: nothing to lose */

@@ -9,7 +9,6 @@
  * do.  HTTP lives here, in the tool, so the library does not depend on
  * libcurl. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -93,41 +92,12 @@ static int get_file(source *s, const char *path, size_t max, uint8_t **out, size
     char full[4096];
     if ((size_t)snprintf(full, sizeof full, "%s/%s", s->base, path) >= sizeof full)
         return fail_msg("%s: path too long", s->base);
-    int fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return errno == ENOENT ? SOURCE_MISSING
-                               : fail_msg("%s: cannot open: %s", full, strerror(errno));
-    struct stat sb;
-    int st = EXIT_GOOD;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
-        st = fail_msg("%s: not a regular file", full);
-    else if ((uint64_t)sb.st_size > max)
-        st = fail_msg("%s: %lld bytes, more than the %zu such a file may have", full,
-                      (long long)sb.st_size, max);
-    uint8_t *buf = st == EXIT_GOOD ? malloc((size_t)sb.st_size + 1) : NULL;
-    if (st == EXIT_GOOD && buf == NULL)
-        st = fail_msg("out of memory");
-    size_t got = 0;
-    while (st == EXIT_GOOD) {
-        ssize_t r = read(fd, buf + got, (size_t)sb.st_size + 1 - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            st = fail_msg("%s: cannot read: %s", full, strerror(errno));
-        else if (r == 0)
-            break;
-        else if ((got += (size_t)r) > (size_t)sb.st_size)
-            st = fail_msg("%s: grew while read", full);
-    }
-    close(fd);
-    if (st != EXIT_GOOD) {
-        free(buf);
-        return st;
-    }
-    *out = buf;
-    *len = got;
-    s->fetched += got;
-    return EXIT_GOOD;
+    if (access(full, F_OK) != 0 && errno == ENOENT)
+        return SOURCE_MISSING;
+    int st = read_small(full, max, (char **)out, len);
+    if (st == EXIT_GOOD)
+        s->fetched += *len;
+    return st;
 }
 
 /* ---------------------------------------------------------------- HTTP */
