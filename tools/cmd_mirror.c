@@ -415,9 +415,12 @@ static int compare_same_size(mirror *m, bool trusted)
     uint64_t n = ac_checkpoint_size(m->theirs);
     if (n < m->have)
         return compare_smaller(m, trusted);
+    if (!trusted)
+        return refuse("%s/checkpoint: not signed by the key authorized at its size",
+                      source_name(m->src));
     if (memcmp(ac_checkpoint_root(m->theirs), m->root, AC_HASH_SIZE) == 0)
         return EXIT_GOOD; /* the same tree: up to date */
-    if (trusted && m->ours != NULL)
+    if (m->ours != NULL)
         return keep_checkpoint_fork(m->dir, m->ours, m->theirs, NULL, NULL, 0, m->vkeys,
                                     m->nvkeys);
     return refuse("%s: its checkpoint of %llu records has another root than the mirror's "

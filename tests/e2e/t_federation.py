@@ -195,6 +195,34 @@ class Federation(acutil.ToolCase):
                     f.write(good[path])
         self.assertEqual(self.mirror(0, m, url)["size"], 420)
 
+    def test_checkpoint_by_another_key_refused(self):
+        k1, k2 = self.key("k1"), self.key("k2")
+        pub = self.chain_with("pub", k1, 40)
+        url, vkey = self.publish("otherkey", pub, k1)
+        origin = vkey.split("+")[0]
+        vkey2 = self.ok("vkey", "-k", k2, "--origin", origin).stdout.strip()
+        m = self.path("m")
+        self.mirror(1, m, url, "--vkey", vkey2)            # a first pull needs the signer's vkey
+        self.mirror(0, m, url, "--vkey", vkey)
+        before = acutil.read_bytes(os.path.join(m, "chain.bin"))
+        kept = acutil.read_bytes(os.path.join(m, "checkpoints", "40"))
+        # The same tree under k2, which the chain never authorized: not kept.
+        bodies = tlogref.frame_bodies(pub)
+        root = tlogref.mth([tlogref.leaf_hash(b) for b in bodies])
+        with open(os.path.join(self.served("otherkey"), "checkpoint"), "w") as f:
+            f.write(tlogref.sign_note(tlogref.checkpoint_body(origin, 40, root), origin,
+                                      tlogref.load_key(k2)))
+        self.mirror(1, m, url)
+        self.assertEqual(acutil.read_bytes(os.path.join(m, "checkpoints", "40")), kept)
+        # More records, their checkpoint signed by k2 (pinned by a --vkey, yet
+        # not the key the records authorize at that size): nothing imported.
+        self.ok("append", "-C", pub, "-k", k1, "--hash-list", hashes(self, "more", 500, 30))
+        tlogref.export(pub, self.served("otherkey"), tlogref.load_key(k2))
+        p = self.mirror(1, m, url, "--vkey", vkey2)
+        self.assertIn("authorized", p.stderr)
+        self.assertEqual(acutil.read_bytes(os.path.join(m, "chain.bin")), before)
+        self.verify(m, want_exit=0)
+
     def test_fork_larger_and_same_size(self):
         k1 = self.key("k1")
         pub = self.chain_with("pub", k1, 300)
