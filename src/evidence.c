@@ -174,7 +174,8 @@ static int check_checkpoints(const char *t, size_t len, size_t pos, const ac_vke
             if (decode_hash(&l, strlen(OLD_ROOT), old_root) != 0)
                 return no(err, "a bad old-root-at-larger line");
             have_old = true;
-        } else if (have_old && count < AC_MERKLE_MAX_PROOF && decode_hash(&l, 0, proof[count]) == 0) {
+        } else if (have_old && count < AC_MERKLE_MAX_PROOF &&
+                   decode_hash(&l, 0, proof[count]) == 0) {
             count++;
         } else {
             return no(err, "a line that is not a consistency-proof hash");
@@ -397,7 +398,8 @@ int ac_evidence_verify(const uint8_t *evidence, size_t len, const ac_vkey *const
         return ac_fail(err, AC_EINVAL, -1, "evidence: nothing to check");
     memset(info, 0, sizeof *info);
     const char *t = (const char *)evidence;
-    if (memchr(t, '\0', len) != NULL || len < strlen(HEADER) || memcmp(t, HEADER, strlen(HEADER)) != 0)
+    if (memchr(t, '\0', len) != NULL || len < strlen(HEADER) ||
+        memcmp(t, HEADER, strlen(HEADER)) != 0)
         return no(err, "not an evidence file (its first line is not '"
                   "attestchain-evidence v1')");
     size_t pos = strlen(HEADER);
@@ -406,7 +408,8 @@ int ac_evidence_verify(const uint8_t *evidence, size_t len, const ac_vkey *const
         info->kind = AC_EVIDENCE_CHECKPOINTS;
         return check_checkpoints(t, len, pos + strlen(KIND_CHECKPOINTS), keys, nkeys, info, err);
     }
-    if (len - pos >= strlen(KIND_RECORDS) && memcmp(t + pos, KIND_RECORDS, strlen(KIND_RECORDS)) == 0) {
+    if (len - pos >= strlen(KIND_RECORDS) &&
+        memcmp(t + pos, KIND_RECORDS, strlen(KIND_RECORDS)) == 0) {
         info->kind = AC_EVIDENCE_RECORDS;
         return check_records(t, len, pos + strlen(KIND_RECORDS), keys, nkeys, info, err);
     }

@@ -92,21 +92,16 @@ typedef struct mirror {
 
 /* ---------------------------------------------------------------- pins */
 
+/* Keeps v (taking it) unless an equal key is kept already. */
 static int add_pinned(mirror *m, ac_vkey *v)
 {
-    char *s = NULL, *t = NULL;
-    for (size_t i = 0; i < m->nvkeys; i++) {
-        if (ac_vkey_string(m->vkeys[i], &s, NULL) == AC_OK && ac_vkey_string(v, &t, NULL) == AC_OK &&
-            strcmp(s, t) == 0) {
+    for (size_t i = 0; i < m->nvkeys; i++)
+        if (ac_vkey_id(m->vkeys[i]) == ac_vkey_id(v) &&
+            strcmp(ac_vkey_name(m->vkeys[i]), ac_vkey_name(v)) == 0 &&
+            memcmp(ac_vkey_pubkey(m->vkeys[i]), ac_vkey_pubkey(v), AC_PUBKEY_SIZE) == 0) {
             ac_vkey_free(v);
-            v = NULL;
-        }
-        ac_free(s);
-        ac_free(t);
-        s = t = NULL;
-        if (v == NULL)
             return EXIT_GOOD;
-    }
+        }
     if (m->nvkeys == MAX_TRUSTED) {
         ac_vkey_free(v);
         return fail_msg("%s/" PINS_FILE ": more than %d verifier keys", m->dir, MAX_TRUSTED);
@@ -173,7 +168,8 @@ static int write_pins(mirror *m)
         ac_free(vs);
         vs = NULL;
     }
-    int st = fclose(f) == 0 ? write_durable(m->dir, PINS_FILE, text, len) : fail_msg("out of memory");
+    int st = fclose(f) == 0 ? write_durable(m->dir, PINS_FILE, text, len)
+                            : fail_msg("out of memory");
     free(text);
     return st;
 }
@@ -213,11 +209,11 @@ static int own_tree(mirror *m, ac_merkle_mem **out)
 static int own_root(mirror *m)
 {
     ac_error err;
-    char name[64], *text = NULL;
+    char path[4200], *text = NULL;
     size_t len;
-    snprintf(name, sizeof name, "%s/checkpoints/%llu", m->dir, (unsigned long long)m->have);
+    snprintf(path, sizeof path, "%s/checkpoints/%llu", m->dir, (unsigned long long)m->have);
     ac_vkey *v = NULL;
-    if (access(name, F_OK) == 0 && read_small(name, AC_NOTE_MAX_SIZE, &text, &len) == EXIT_GOOD &&
+    if (access(path, F_OK) == 0 && read_small(path, AC_NOTE_MAX_SIZE, &text, &len) == EXIT_GOOD &&
         ac_checkpoint_parse((uint8_t *)text, len, &m->ours, &err) == AC_OK &&
         ac_vkey_new(m->origin, AC_VKEY_ED25519, m->signer, &v, &err) == AC_OK &&
         strcmp(ac_checkpoint_origin(m->ours), m->origin) == 0 &&
@@ -294,9 +290,10 @@ static int check_signer(void *ctx, uint64_t records, const uint8_t signer[AC_PUB
     if (ok == 0) {
         char hex[KEY_HEX_LEN];
         ac_hex_encode(signer, AC_PUBKEY_SIZE, hex);
-        return set_error(err, AC_EUNAUTHORIZED, "%s: the checkpoint of %llu records is not signed by %s, the key "
-                           "authorized at that size; nothing of this batch imported",
-                           source_name(m->src), (unsigned long long)records, hex);
+        return set_error(err, AC_EUNAUTHORIZED,
+                         "%s: the checkpoint of %llu records is not signed by %s, the key "
+                         "authorized at that size; nothing of this batch imported",
+                         source_name(m->src), (unsigned long long)records, hex);
     }
     return AC_OK;
 }
