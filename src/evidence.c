@@ -132,13 +132,13 @@ static int no(ac_error *err, const char *why)
     return 0;
 }
 
+/* A base64 hash after `skip` bytes of the line: 0, or -1 if it is not one. */
 static int decode_hash(const line *l, size_t skip, uint8_t out[AC_HASH_SIZE])
 {
     size_t got;
-    return l->n > skip && b64_decode(l->p + skip, l->n - skip, out, AC_HASH_SIZE, &got) == 0 &&
-                   got == AC_HASH_SIZE
-               ? 0
-               : -1;
+    if (l->n <= skip || b64_decode(l->p + skip, l->n - skip, out, AC_HASH_SIZE, &got) != 0)
+        return -1;
+    return got == AC_HASH_SIZE ? 0 : -1;
 }
 
 /* Splits the two notes after the header: the first ends after its
@@ -206,12 +206,12 @@ static int check_checkpoints(const char *t, size_t len, size_t pos, const ac_vke
         info->size_b = sb;
         if (strcmp(ac_checkpoint_origin(cp[0]), ac_checkpoint_origin(cp[1])) != 0) {
             verdict = no(err, "the checkpoints are of two origins");
+        } else if (sa == sb && have_old) {
+            verdict = no(err, "old-root-at-larger for checkpoints of one size");
         } else if (sa == sb) {
-            verdict = have_old ? no(err, "old-root-at-larger for checkpoints of "
-                                    "one size")
-                    : memcmp(ac_checkpoint_root(s), ac_checkpoint_root(g), AC_HASH_SIZE) == 0
-                        ? no(err, "the checkpoints agree: one size, one root")
-                        : 1;
+            verdict = 1;
+            if (memcmp(ac_checkpoint_root(s), ac_checkpoint_root(g), AC_HASH_SIZE) == 0)
+                verdict = no(err, "the checkpoints agree: one size, one root");
         } else if (!have_old || ac_checkpoint_size(s) == 0) {
             verdict = no(err, "checkpoints of two sizes need old-root-at-larger "
                          "and the consistency proof");
@@ -321,15 +321,14 @@ static int judge_records(frames *pre, frames *fr, const ac_vkey *const *keys, si
             memcpy(into->genesis, in.rec.signer, AC_PUBKEY_SIZE);
         }
         ac_reason reason = fold_step(into, &in, &detail, &rc);
-        if (rc != AC_OK)
+        if (rc != AC_OK) {
             verdict = ac_fail(err, rc, -1, "out of memory");
-        else if (reason != AC_REASON_NONE) {
+        } else if (reason != AC_REASON_NONE) {
             ac_fail(err, AC_ECORRUPT, (int64_t)index, "evidence: %s record %llu: %s: %s",
                     is_frame ? "forked" : "prefix", (unsigned long long)index,
                     ac_reason_name(reason), detail);
             verdict = 0;
-        }
-        else if (is_frame) {
+        } else if (is_frame) {
             uint8_t signer[AC_PUBKEY_SIZE];
             fold_key_at(&each, index, signer);
             bool first = i == pre->n;
