@@ -22,6 +22,7 @@ every target is met, 1 when one is missed, 2 when the benchmark could not run
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -128,7 +129,13 @@ def main() -> int:
         m = os.path.join(work, f"m{rounds - 1}")
         make_chain(tool, work, pub, key, records + 1, 1000)
         export(tool, pub, os.path.join(www, "log"), key)
-        inc = timed(lambda: run(tool, "mirror", "-C", m, url))
+        got = {}
+
+        def pull_new():
+            got["out"] = run(tool, "mirror", "-C", m, url, "--json").stdout
+        inc = timed(pull_new)
+        if json.loads(got["out"])["new"] != 1000:
+            sys.exit("bench_federation: the incremental pull did not take the 1,000 records")
         ok2 = inc < INCREMENTAL_LIMIT_S
         row(f"incremental mirror: 1,000 on {records:,}", f"{inc:.3f} s",
             f"limit {INCREMENTAL_LIMIT_S} s", f"{inc / INCREMENTAL_LIMIT_S:.0%}", ok2)
