@@ -246,16 +246,11 @@ static int build_batch(ac_chain *c, const ac_key *key, const pending *p, size_t 
     return rc;
 }
 
-int append_commit(ac_chain *c, const det_buf *frames, const uint64_t *offs, size_t n,
-                  ac_error *err)
+int append_commit(ac_chain *c, const det_buf *frames, ac_error *err)
 {
     uint64_t at = c->f.st.chain_size;
-    if (write_all(c->fd, frames->data, frames->len, at) == 0 && fdatasync(c->fd) == 0) {
-        /* Every writer (append, import) commits here: the caches hear of
-         * the new records in one place. */
-        index_note(c, c->f.st.record_count, offs, n);
+    if (write_all(c->fd, frames->data, frames->len, at) == 0 && fdatasync(c->fd) == 0)
         return AC_OK;
-    }
     int rc = ac_fail_errno(err, AC_EIO, (int64_t)c->f.st.record_count,
                            "%s/" AC_CHAIN_FILE ": record %llu: append failed, nothing was added",
                            c->dir, (unsigned long long)c->f.st.record_count);
@@ -266,6 +261,11 @@ int append_commit(ac_chain *c, const det_buf *frames, const uint64_t *offs, size
                            "removed; run verify", c->dir);
     errno = saved;
     return rc;
+}
+
+void append_committed(ac_chain *c, uint64_t first, const uint64_t *offs, size_t n)
+{
+    index_note(c, first, offs, n);
 }
 
 /* Section 4.4: a retired key is never authorized again, so handing
@@ -294,7 +294,7 @@ static int append_locked(ac_chain *c, const ac_key *key, const pending *p, size_
         return ac_fail(err, AC_ENOMEM, -1, "out of memory");
     rc = build_batch(c, key, p, n, &frames, offs, res, &st, err);
     if (rc == AC_OK)
-        rc = append_commit(c, &frames, offs, n, err);
+        rc = append_commit(c, &frames, err);
     if (rc == AC_OK) {
         uint64_t first = c->f.st.record_count;
         if (first == 0) {
@@ -306,6 +306,7 @@ static int append_locked(ac_chain *c, const ac_key *key, const pending *p, size_
             state_forget(c); /* out of memory: the next sync rebuilds */
         } else {
             c->f.st = st;
+            append_committed(c, first, offs, n);
         }
     }
     free(offs);

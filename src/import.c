@@ -71,12 +71,14 @@ static int import_locked(ac_chain *c, fold_in *in, size_t n, const ac_import_opt
     if (rc == AC_OK)
         rc = append_ready(c, err);
     if (rc == AC_OK)
-        rc = append_commit(c, &frames, offs, n, err);
+        rc = append_commit(c, &frames, err);
     if (rc == AC_OK) {
+        uint64_t first = c->f.st.record_count;
         fold old = c->f;
         c->f = next;
         fold_init(&next);
         fold_free(&old);
+        append_committed(c, first, offs, n);
     }
     fold_free(&next);
     det_buf_free(&frames);

@@ -478,7 +478,7 @@ int chain_checkpoint(ac_chain *c, ac_error *err);
 
 /* ---------------------------------------------------------------- append.c
  * The writers' path, shared by append and import: lock, begin, (check what
- * is to be written), ready, commit, unlock. */
+ * is to be written), ready, commit, (advance c->f), committed, unlock. */
 
 /* AC_OK if the handle may write: not NULL, not read-only; else AC_EINVAL. */
 int chain_writable(const ac_chain *c, ac_error *err);
@@ -496,12 +496,14 @@ int append_begin(ac_chain *c, ac_error *err);
  * and cut, state.cbor removed (section 6).  AC_OK or AC_EIO. */
 int append_ready(ac_chain *c, ac_error *err);
 
-/* Writes `frames` (records c->f.st.record_count.. at file offsets offs[0..n))
- * after c->f's head with one pwrite and one fdatasync, and tells the caches;
- * c->f is the caller's to advance.  AC_OK, or AC_EIO with chain.bin cut
- * back to what it was. */
-int append_commit(ac_chain *c, const det_buf *frames, const uint64_t *offs, size_t n,
-                  ac_error *err);
+/* Writes `frames` after c->f's head with one pwrite and one fdatasync.
+ * AC_OK, or AC_EIO with chain.bin cut back to what it was.  c->f is the
+ * caller's to advance, and then to call append_committed. */
+int append_commit(ac_chain *c, const det_buf *frames, ac_error *err);
+
+/* After c->f was advanced past records first..first+n-1 (frames at offs):
+ * every writer (append, import) tells the caches here.  Best effort. */
+void append_committed(ac_chain *c, uint64_t first, const uint64_t *offs, size_t n);
 
 /* ---------------------------------------------------------------- state.c */
 

@@ -4,8 +4,8 @@
  * a body is never buffered past it: libcurl is told the limit
  * (CURLOPT_MAXFILESIZE) and the write callback counts as well, for servers
  * that send no length or lie about it.  A stalled server is cut off by a
- * low-speed limit, a slow one by an overall deadline; redirects are few and
- * stay on http(s).  Every failure is one line naming the URL and what to
+ * low-speed limit, one that drips by a deadline per file; redirects are few
+ * and stay on http(s).  Every failure is one line naming the URL and what to
  * do.  HTTP lives here, in the tool, so the library does not depend on
  * libcurl. */
 #include <errno.h>
@@ -19,6 +19,8 @@
 #include "federation.h"
 
 #define MAX_REDIRECTS 3
+#define LOW_SPEED 1024L    /* bytes a second below which a transfer is stalled */
+#define FILE_DEADLINE 10L  /* timeouts one file may take in all */
 #define USER_AGENT "attestchain/" AC_VERSION_STRING
 
 struct source {
@@ -161,9 +163,11 @@ static int get_http(source *s, const char *path, size_t max, uint8_t **out, size
               curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_MAXREDIRS, (long)MAX_REDIRECTS) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, s->timeout) == CURLE_OK &&
-              /* A stall: under one byte a second for the whole timeout. */
-              curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L) == CURLE_OK &&
+              /* A stall: under LOW_SPEED bytes a second for the whole
+               * timeout; a drip: longer than FILE_DEADLINE timeouts. */
+              curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, s->timeout) == CURLE_OK &&
+              curl_easy_setopt(c, CURLOPT_TIMEOUT, FILE_DEADLINE * s->timeout) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_USERAGENT, USER_AGENT) == CURLE_OK &&
               curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
@@ -178,8 +182,9 @@ static int get_http(source *s, const char *path, size_t max, uint8_t **out, size
     if (b.too_big || rc == CURLE_FILESIZE_EXCEEDED)
         st = fail_msg("%s: larger than the %zu bytes such a file may have; refused", url, max);
     else if (rc == CURLE_OPERATION_TIMEDOUT)
-        st = fail_msg("%s: the server stalled (nothing for %ld s); try again later, or a "
-                      "longer --timeout", url, s->timeout);
+        st = fail_msg("%s: the server stalled (under %ld bytes/s for %ld s, or more than %ld s "
+                      "in all); try again later, or a longer --timeout", url, LOW_SPEED,
+                      s->timeout, FILE_DEADLINE * s->timeout);
     else if (rc == CURLE_TOO_MANY_REDIRECTS)
         st = fail_msg("%s: more than %d redirects", url, MAX_REDIRECTS);
     else if (rc != CURLE_OK)

@@ -94,6 +94,24 @@ static void test_copy_in_batches(void **state)
     assert_int_equal(st.record_count, SRC_RECORDS);
     assert_memory_equal(st.signer, s.k2pub, AC_PUBKEY_SIZE);
     tu_close_chain(c);
+    /* The offset index that the imports kept is the chain's, and right. */
+    c = tu_open_chain(s.dst, AC_OPEN_READONLY);
+    for (uint64_t i = 0; i < SRC_RECORDS; i++) {
+        ac_record *r;
+        size_t len;
+        TU_OK(ac_chain_get(c, i, &r, NULL));
+        const uint8_t *b = ac_record_bytes(r, &len);
+        assert_int_equal(len, s.lens[i]);
+        assert_memory_equal(b, s.bodies[i], len);
+        ac_record_free(r);
+    }
+    tu_close_chain(c);
+    size_t ilen;
+    uint8_t *idx = tu_slurp(s.dst, "index.bin", &ilen);
+    assert_non_null(idx);
+    assert_int_equal(ilen, 16 + 8 * SRC_RECORDS);
+    assert_memory_equal(idx + 8, st.chain_id, 8); /* format section 8: the chain's own */
+    free(idx);
     source_free(&s);
 }
 
