@@ -331,8 +331,8 @@ typedef struct ac_import_options {
  * that fails and why (err->index is its chain index); AC_EUNAUTHORIZED when
  * it is signed by a key not authorized there or record 0 is not signed by
  * opt->genesis_key.  `opt` may be NULL. */
-int ac_import(ac_chain *chain, const uint8_t *const *bodies, const size_t *lens, size_t n,
-              const ac_import_options *opt, ac_error *err);
+ac_status ac_import(ac_chain *chain, const uint8_t *const *bodies, const size_t *lens,
+                    size_t n, const ac_import_options *opt, ac_error *err);
 
 /* ---------------------------------------------------------------- verification */
 
@@ -707,8 +707,8 @@ typedef struct ac_evidence_info {
 /* Decodes exactly one canonical standard base64 text (with padding, no
  * whitespace) of `len` chars, as the signed notes and proofs use, into
  * out[0..cap): AC_OK with *out_len, or AC_EINVAL (not that, or too long). */
-int ac_base64_decode(const char *text, size_t len, uint8_t *out, size_t cap, size_t *out_len,
-                     ac_error *err);
+ac_status ac_base64_decode(const char *text, size_t len, uint8_t *out, size_t cap,
+                           size_t *out_len, ac_error *err);
 
 /* Evidence of kind checkpoints: the signed checkpoints a and b (verbatim,
  * each ending in a newline) and, when their sizes differ, the larger
@@ -716,15 +716,16 @@ int ac_base64_decode(const char *text, size_t len, uint8_t *out, size_t cap, siz
  * hashes) from it to the larger checkpoint; old_root_at_larger NULL and
  * count 0 for two checkpoints of one size.  A new string (free with
  * ac_free()) of *len bytes. */
-int ac_evidence_checkpoints(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-                            const uint8_t *old_root_at_larger, const uint8_t (*proof)[AC_HASH_SIZE],
-                            size_t count, char **out, size_t *len, ac_error *err);
+ac_status ac_evidence_checkpoints(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                                  const uint8_t *old_root_at_larger,
+                                  const uint8_t (*proof)[AC_HASH_SIZE], size_t count, char **out,
+                                  size_t *len, ac_error *err);
 
 /* Evidence of kind records: the frame bodies of records 0..nprefix-1 of
  * the history (nprefix may be 0), then the two frame bodies a and b. */
-int ac_evidence_records(const uint8_t *const *prefix, const size_t *prefix_lens, size_t nprefix,
-                        const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, char **out,
-                        size_t *len, ac_error *err);
+ac_status ac_evidence_records(const uint8_t *const *prefix, const size_t *prefix_lens,
+                              size_t nprefix, const uint8_t *a, size_t alen, const uint8_t *b,
+                              size_t blen, char **out, size_t *len, ac_error *err);
 
 /* 1 if the evidence proves a fork of the log whose verifier keys are
  * `keys` (AC_VKEY_ED25519), 0 if it does not (err says why, code

@@ -20,8 +20,8 @@
 #define OLD_ROOT "old-root-at-larger "
 #define EM_DASH_SP "\xe2\x80\x94 "
 
-int ac_base64_decode(const char *text, size_t len, uint8_t *out, size_t cap, size_t *out_len,
-                     ac_error *err)
+ac_status ac_base64_decode(const char *text, size_t len, uint8_t *out, size_t cap,
+                           size_t *out_len, ac_error *err)
 {
     if (text == NULL || out == NULL || out_len == NULL ||
         b64_decode(text, len, out, cap, out_len) != 0)
@@ -58,9 +58,10 @@ static int finish(det_buf *b, char **out, size_t *len, ac_error *err)
     return AC_OK;
 }
 
-int ac_evidence_checkpoints(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-                            const uint8_t *old_root_at_larger, const uint8_t (*proof)[AC_HASH_SIZE],
-                            size_t count, char **out, size_t *len, ac_error *err)
+ac_status ac_evidence_checkpoints(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                                  const uint8_t *old_root_at_larger,
+                                  const uint8_t (*proof)[AC_HASH_SIZE], size_t count, char **out,
+                                  size_t *len, ac_error *err)
 {
     if (a == NULL || b == NULL || out == NULL || len == NULL ||
         (count > 0 && (proof == NULL || old_root_at_larger == NULL)) ||
@@ -82,9 +83,9 @@ int ac_evidence_checkpoints(const uint8_t *a, size_t alen, const uint8_t *b, siz
     return finish(&buf, out, len, err);
 }
 
-int ac_evidence_records(const uint8_t *const *prefix, const size_t *prefix_lens, size_t nprefix,
-                        const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, char **out,
-                        size_t *len, ac_error *err)
+ac_status ac_evidence_records(const uint8_t *const *prefix, const size_t *prefix_lens,
+                              size_t nprefix, const uint8_t *a, size_t alen, const uint8_t *b,
+                              size_t blen, char **out, size_t *len, ac_error *err)
 {
     if (a == NULL || b == NULL || out == NULL || len == NULL ||
         (nprefix > 0 && (prefix == NULL || prefix_lens == NULL)))

@@ -105,8 +105,8 @@ static int check_first(ac_chain *c, fold_in *in, size_t n, const ac_import_optio
     return rc;
 }
 
-int ac_import(ac_chain *c, const uint8_t *const *bodies, const size_t *lens, size_t n,
-              const ac_import_options *opt, ac_error *err)
+ac_status ac_import(ac_chain *c, const uint8_t *const *bodies, const size_t *lens, size_t n,
+                    const ac_import_options *opt, ac_error *err)
 {
     static const ac_import_options defaults;
     int rc = chain_writable(c, err);
