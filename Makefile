@@ -29,6 +29,9 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
+# HTTP for mirror and witness (tools/fetch.c): the tool's alone, not the library's.
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl)
+CURL_LIBS := $(shell pkg-config --libs libcurl)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wvla -Wpointer-arith
@@ -68,7 +71,7 @@ $(BUILD)/obj/%.o: src/%.c src/internal.h include/attestchain.h | $(BUILD)/obj
 $(BUILD)/obj/export.o: $(BUILD)/web_assets.h
 
 $(BUILD)/obj/tools/%.o: tools/%.c include/attestchain.h $(wildcard tools/*.h) | $(BUILD)/obj/tools
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) $(CURL_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj $(BUILD)/obj/tools $(BUILD)/tests:
 	@mkdir -p $@
@@ -88,7 +91,7 @@ $(SHARED): $(LIB_OBJ)
 	ln -sf libattestchain.so.$(VERSION) $(BUILD)/libattestchain.so
 
 $(TOOL): $(TOOL_OBJ) $(STATIC)
-	$(CC) -o $@ $(TOOL_OBJ) $(STATIC) $(LDFLAGS_ALL) $(PKG_LIBS)
+	$(CC) -o $@ $(TOOL_OBJ) $(STATIC) $(LDFLAGS_ALL) $(PKG_LIBS) $(CURL_LIBS)
 
 # The export's page (web/) as a C header of {name, bytes, size} for `export`.
 WEB_SRC := $(sort $(wildcard web/*))
@@ -184,6 +187,7 @@ $(BUILD)/bench/%: bench/%.c $(STATIC)
 bench: all $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 	@$(BUILD)/bench/bench $(BENCH_ARGS)
 	@$(BUILD)/bench/bench_tlog $(filter --quick,$(BENCH_ARGS))
+	@/usr/bin/python3 bench/bench_federation.py --tool $(TOOL) $(filter --quick,$(BENCH_ARGS))
 
 stress: all $(HELPER_BIN)
 	@BUILD=$(BUILD) AC_STRESS=1 tests/stress.sh

@@ -348,6 +348,38 @@ typedef int (*ac_find_fn)(void *ctx, size_t which, const ac_record *rec);
 ac_status ac_find(ac_chain *chain, const uint8_t (*hashes)[AC_HASH_SIZE], size_t n, ac_find_fn found,
                   void *ctx, ac_progress_fn progress, void *progress_ctx, ac_error *err);
 
+/* ---------------------------------------------------------------- import
+ * Records that someone else signed, appended as they are: a mirror's only
+ * way to grow (docs/format.md section 15). */
+
+/* Called under the writers' lock once every record of an import has
+ * passed, before anything is written: `records` is the record count the
+ * chain will have, `signer` the key then authorized to sign (who signs a
+ * checkpoint of that size).  AC_OK lets the import go on; any other code
+ * stops it (nothing written) and is returned by ac_import. */
+typedef int (*ac_import_check_fn)(void *ctx, uint64_t records,
+                                  const uint8_t signer[AC_PUBKEY_SIZE], ac_error *err);
+
+typedef struct ac_import_options {
+    const uint8_t *genesis_key; /* NULL, or AC_PUBKEY_SIZE bytes that must have
+                                   signed record 0 (of the chain or the batch) */
+    unsigned threads;           /* signature checks; 0: the chain's setting */
+    ac_import_check_fn check;   /* may be NULL */
+    void *check_ctx;
+} ac_import_options;
+
+/* Appends the frame bodies bodies[0..n) (lens[i] bytes each) after the head,
+ * byte for byte: each one is checked as verification checks it (decoding,
+ * chain_index, link, signature, authority followed from the genesis key
+ * through every rotation) before anything is written; then, under the same
+ * lock as ac_append and with one fdatasync, all or none.  Refused like an
+ * append (damaged chain, records lost).  AC_ECORRUPT names the first record
+ * that fails and why (err->index is its chain index); AC_EUNAUTHORIZED when
+ * it is signed by a key not authorized there or record 0 is not signed by
+ * opt->genesis_key.  `opt` may be NULL. */
+ac_status ac_import(ac_chain *chain, const uint8_t *const *bodies, const size_t *lens,
+                    size_t n, const ac_import_options *opt, ac_error *err);
+
 /* ---------------------------------------------------------------- verification */
 
 typedef enum ac_reason {
@@ -761,6 +793,63 @@ typedef struct ac_export_stats {
 } ac_export_stats;
 ac_status ac_chain_export(ac_chain *chain, const char *out_dir, ac_export_stats *stats,
                           ac_error *err);
+
+/* ---------------------------------------------------------------- evidence of forks
+ * docs/format.md section 15.3: a text file that proves, to anyone holding
+ * the log's verifier keys, that its key signed two histories. */
+
+#define AC_EVIDENCE_MAX_SIZE (64u * 1024u * 1024u) /* bytes of an evidence file the
+                                                        tool reads */
+
+typedef enum ac_evidence_kind {
+    AC_EVIDENCE_CHECKPOINTS = 1, /* two checkpoints that no single tree explains */
+    AC_EVIDENCE_RECORDS = 2,     /* two records at one index after one history */
+} ac_evidence_kind;
+
+typedef struct ac_evidence_info {
+    ac_evidence_kind kind;
+    char origin[AC_NOTE_MAX_NAME + 1]; /* checkpoints: the log's origin */
+    uint64_t size_a, size_b;           /* checkpoints: their sizes, in file order */
+    uint64_t index;                    /* records: the index that has two records */
+    uint8_t hash_a[AC_HASH_SIZE], hash_b[AC_HASH_SIZE]; /* records: their hashes */
+} ac_evidence_info;
+
+/* Decodes exactly one canonical standard base64 text (with padding, no
+ * whitespace) of `len` chars, as the signed notes and proofs use, into
+ * out[0..cap): AC_OK with *out_len, or AC_EINVAL (not that, or too long). */
+ac_status ac_base64_decode(const char *text, size_t len, uint8_t *out, size_t cap,
+                           size_t *out_len, ac_error *err);
+
+/* Evidence of kind checkpoints: the signed checkpoints a and b (verbatim,
+ * each ending in a newline) and, when their sizes differ, the larger
+ * tree's root at the smaller size with the consistency proof (`count`
+ * hashes) from it to the larger checkpoint; old_root_at_larger NULL and
+ * count 0 for two checkpoints of one size.  A new string (free with
+ * ac_free()) of *len bytes. */
+ac_status ac_evidence_checkpoints(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                                  const uint8_t *old_root_at_larger,
+                                  const uint8_t (*proof)[AC_HASH_SIZE], size_t count, char **out,
+                                  size_t *len, ac_error *err);
+
+/* Evidence of kind records: the frame bodies of records 0..nprefix-1 of
+ * the history (nprefix may be 0), then the two frame bodies a and b. */
+ac_status ac_evidence_records(const uint8_t *const *prefix, const size_t *prefix_lens,
+                              size_t nprefix, const uint8_t *a, size_t alen, const uint8_t *b,
+                              size_t blen, char **out, size_t *len, ac_error *err);
+
+/* 1 if the evidence proves a fork of the log whose verifier keys are
+ * `keys` (AC_VKEY_ED25519), 0 if it does not (err says why, code
+ * AC_ECORRUPT), a negative code if the check could not run.  Checkpoints:
+ * both of one origin and signed by one of `keys`; one size and two roots,
+ * or a consistency proof that the larger tree had, at the smaller size,
+ * another root than the smaller checkpoint.  Records: two decodable,
+ * differently hashed records with the same chain_index (above 0) and
+ * prev_hash, signed by one key, each valid after the prefix (folded as
+ * verification folds a chain, every signature checked); the key authorized
+ * there, or with a prefix the genesis key, must be one of `keys`.  *info
+ * says what was found. */
+int ac_evidence_verify(const uint8_t *evidence, size_t len, const ac_vkey *const *keys,
+                       size_t nkeys, ac_evidence_info *info, ac_error *err);
 
 #if defined(AC_BUILDING) && defined(__GNUC__)
 #pragma GCC visibility pop

@@ -13,6 +13,8 @@ have_pc libcrypto || need="$need libssl-dev"
 have_pc libcbor || need="$need libcbor-dev"
 have_pc jansson || need="$need libjansson-dev"
 have_pc cmocka || need="$need libcmocka-dev"
+# HTTP for mirror and witness (tools/fetch.c).
+have_pc libcurl || need="$need libcurl4-openssl-dev"
 [ -x /usr/bin/python3 ] || need="$need python3"
 # The Python package (python/): a CPython extension, built with setuptools;
 # pip and wheel for `pip install ./python`.
@@ -38,6 +40,8 @@ if [ "${AC_DEPS_EXTRA:-0}" = 1 ]; then
     command -v go >/dev/null 2>&1 || need="$need golang-go"
     [ -d /usr/share/gocode/src/golang.org/x/mod/sumdb/note ] || need="$need golang-golang-x-mod-dev"
 fi
+# Publishing for real (tests/e2e/t_federation.py): nginx serves an export.
+[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need="$need nginx"
 # The page's browser test (tests/e2e/t_web.py): nginx, headless chromium and
 # python3-websocket to drive it over the DevTools protocol.
 if [ "${AC_DEPS_EXTRA:-0}" = 1 ]; then

@@ -16,7 +16,7 @@
 
 #include "internal.h"
 
-static int lock_chain(ac_chain *c, ac_error *err)
+int lock_chain(ac_chain *c, ac_error *err)
 {
     while (flock(c->fd, LOCK_EX) != 0) {
         if (errno != EINTR)
@@ -25,9 +25,18 @@ static int lock_chain(ac_chain *c, ac_error *err)
     return AC_OK;
 }
 
-static void unlock_chain(ac_chain *c)
+void unlock_chain(ac_chain *c)
 {
     (void)flock(c->fd, LOCK_UN);
+}
+
+int chain_writable(const ac_chain *c, ac_error *err)
+{
+    if (c == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no chain");
+    if (c->readonly)
+        return ac_fail(err, AC_EINVAL, -1, "%s: opened read-only", c->dir);
+    return AC_OK;
 }
 
 int chain_checkpoint(ac_chain *c, ac_error *err)
@@ -103,13 +112,27 @@ static int cut_torn_tail(ac_chain *c, ac_error *err)
     return AC_OK;
 }
 
+int append_begin(ac_chain *c, ac_error *err)
+{
+    int rc = state_sync(c, err);
+    return rc == AC_OK ? state_check_committed(c, err) : rc;
+}
+
+int append_ready(ac_chain *c, ac_error *err)
+{
+    int rc;
+    if (c->torn_len > 0 && (rc = cut_torn_tail(c, err)) != AC_OK)
+        return rc;
+    /* Looked at every time, not once per handle: another handle may have
+     * written state.cbor on its close since our last append. */
+    return state_remove(c, err);
+}
+
 /* Under the lock: the state current and undamaged, nothing committed lost,
  * the key authorized, and only then the torn tail cut. */
 static int prepare(ac_chain *c, const ac_key *key, ac_error *err)
 {
-    int rc = state_sync(c, err);
-    if (rc == AC_OK)
-        rc = state_check_committed(c, err);
+    int rc = append_begin(c, err);
     if (rc != AC_OK)
         return rc;
     uint8_t pub[AC_PUBKEY_SIZE];
@@ -126,11 +149,7 @@ static int prepare(ac_chain *c, const ac_key *key, ac_error *err)
                        "whose public key is %s", c->dir, (unsigned long long)c->f.st.record_count,
                        want);
     }
-    if (c->torn_len > 0 && (rc = cut_torn_tail(c, err)) != AC_OK)
-        return rc;
-    /* Looked at every time, not once per handle: another handle may have
-     * written state.cbor on its close since our last append. */
-    return state_remove(c, err);
+    return append_ready(c, err);
 }
 
 typedef struct pending {
@@ -227,8 +246,7 @@ static int build_batch(ac_chain *c, const ac_key *key, const pending *p, size_t 
     return rc;
 }
 
-/* Writes the batch and makes it durable, or leaves chain.bin as it was. */
-static int commit(ac_chain *c, const det_buf *frames, ac_error *err)
+int append_commit(ac_chain *c, const det_buf *frames, ac_error *err)
 {
     uint64_t at = c->f.st.chain_size;
     if (write_all(c->fd, frames->data, frames->len, at) == 0 && fdatasync(c->fd) == 0)
@@ -243,6 +261,13 @@ static int commit(ac_chain *c, const det_buf *frames, ac_error *err)
                            "removed; run verify", c->dir);
     errno = saved;
     return rc;
+}
+
+void append_committed(ac_chain *c, uint64_t first, const uint64_t *offs, size_t n,
+                      const det_buf *frames)
+{
+    index_note(c, first, offs, n);
+    tree_note_append(c, first, frames->data, frames->len);
 }
 
 /* Section 4.4: a retired key is never authorized again, so handing
@@ -271,7 +296,7 @@ static int append_locked(ac_chain *c, const ac_key *key, const pending *p, size_
         return ac_fail(err, AC_ENOMEM, -1, "out of memory");
     rc = build_batch(c, key, p, n, &frames, offs, res, &st, err);
     if (rc == AC_OK)
-        rc = commit(c, &frames, err);
+        rc = append_commit(c, &frames, err);
     if (rc == AC_OK) {
         uint64_t first = c->f.st.record_count;
         if (first == 0) {
@@ -283,8 +308,7 @@ static int append_locked(ac_chain *c, const ac_key *key, const pending *p, size_
             state_forget(c); /* out of memory: the next sync rebuilds */
         } else {
             c->f.st = st;
-            index_note(c, first, offs, n);
-            tree_note_append(c, first, frames.data, frames.len);
+            append_committed(c, first, offs, n, &frames);
         }
     }
     free(offs);
@@ -315,18 +339,15 @@ static int check_entries(const ac_entry *e, size_t n, pending *p, bool rotation_
 static int append_entries(ac_chain *c, const ac_key *key, const ac_entry *entries, size_t n,
                           ac_appended *out, const uint8_t *rotation_key, ac_error *err)
 {
-    if (c == NULL)
-        return ac_fail(err, AC_EINVAL, -1, "no chain");
-    if (c->readonly)
-        return ac_fail(err, AC_EINVAL, -1, "%s: opened read-only", c->dir);
-    if (n == 0)
-        return AC_OK;
+    int rc = chain_writable(c, err);
+    if (rc != AC_OK || n == 0)
+        return rc;
     if (key == NULL || entries == NULL)
         return ac_fail(err, AC_EINVAL, -1, "no key or no entries");
     pending *p = calloc(n, sizeof *p);
     ac_appended *res = calloc(n, sizeof *res);
-    int rc = p && res ? check_entries(entries, n, p, rotation_key != NULL, err)
-                      : ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    rc = p && res ? check_entries(entries, n, p, rotation_key != NULL, err)
+                  : ac_fail(err, AC_ENOMEM, -1, "out of memory");
     if (rc == AC_OK)
         rc = chain_open_file(c, true, err);
     if (rc == AC_OK)

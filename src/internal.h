@@ -471,6 +471,10 @@ typedef struct walk_end {
 int chain_walk(ac_chain *c, fold *f, uint64_t size, const walk_opts *o, walk_end *end,
                ac_error *err);
 
+/* Runs fold_prepare over batch[0..n) with up to `threads` threads (0: one
+ * per online CPU), the caller's included.  AC_OK or AC_ENOMEM. */
+int walk_prepare(fold_in *batch, size_t n, unsigned threads, bool check_sig);
+
 /* ---------------------------------------------------------------- tree.c */
 
 /* The right edge of a Merkle tree: the hashes of its complete subtrees, one
@@ -609,6 +613,37 @@ int chain_file_size(ac_chain *c, uint64_t *size, ac_error *err);
 
 /* Writes state.cbor for the current head, under the writers' lock (append.c). */
 int chain_checkpoint(ac_chain *c, ac_error *err);
+
+/* ---------------------------------------------------------------- append.c
+ * The writers' path, shared by append and import: lock, begin, (check what
+ * is to be written), ready, commit, (advance c->f), committed, unlock. */
+
+/* AC_OK if the handle may write: not NULL, not read-only; else AC_EINVAL. */
+int chain_writable(const ac_chain *c, ac_error *err);
+
+/* flock(LOCK_EX) on chain.bin (open), retried on EINTR. AC_OK or AC_EIO. */
+int lock_chain(ac_chain *c, ac_error *err);
+void unlock_chain(ac_chain *c);
+
+/* Under the lock: c->f brought up to date with chain.bin, which must be
+ * undamaged and hold everything state.cbor says was committed.  AC_OK, or
+ * the error that refuses the write (nothing changed). */
+int append_begin(ac_chain *c, ac_error *err);
+
+/* Under the lock, once the records are known to be good: a torn tail saved
+ * and cut, state.cbor removed (section 6).  AC_OK or AC_EIO. */
+int append_ready(ac_chain *c, ac_error *err);
+
+/* Writes `frames` after c->f's head with one pwrite and one fdatasync.
+ * AC_OK, or AC_EIO with chain.bin cut back to what it was.  c->f is the
+ * caller's to advance, and then to call append_committed. */
+int append_commit(ac_chain *c, const det_buf *frames, ac_error *err);
+
+/* After c->f was advanced past records first..first+n-1 (frames at offs,
+ * their bytes in `frames`): every writer (append, import) tells the caches
+ * here, the offset index and the tree.  Best effort. */
+void append_committed(ac_chain *c, uint64_t first, const uint64_t *offs, size_t n,
+                      const det_buf *frames);
 
 /* ---------------------------------------------------------------- state.c */
 

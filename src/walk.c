@@ -247,3 +247,23 @@ int chain_walk(ac_chain *c, fold *f, uint64_t size, const walk_opts *o, walk_end
     hasher_free(w.hasher);
     return rc;
 }
+
+int walk_prepare(fold_in *batch, size_t n, unsigned threads, bool check_sig)
+{
+    ac_hasher *h = hasher_new();
+    uint8_t *scratch = malloc(AC_MAX_RECORD_SIZE);
+    int rc = h && scratch ? AC_OK : AC_ENOMEM;
+    vpool pool;
+    threads = thread_count(threads);
+    if (rc == AC_OK && threads > 1 && n >= 64 &&
+        pool_start(&pool, threads - 1, AC_MAX_RECORD_SIZE, check_sig) == 0) {
+        pool_run(&pool, batch, n, h, scratch);
+        pool_stop(&pool);
+    } else if (rc == AC_OK) {
+        for (size_t i = 0; i < n; i++)
+            fold_prepare(&batch[i], h, scratch, check_sig);
+    }
+    hasher_free(h);
+    free(scratch);
+    return rc;
+}

@@ -13,7 +13,6 @@
 
 #include "tool.h"
 
-enum { MAX_TRUSTED = 256 }; /* --vkey, --key and --witness entries in all */
 
 /* ---------------------------------------------------------------- vkey */
 
@@ -237,9 +236,7 @@ typedef struct trust {
     const char *proof, *content;
 } trust;
 
-/* A whole file (or standard input for "-") of at most `max` bytes into a
- * NUL-terminated malloc'd buffer. EXIT_GOOD or EXIT_TROUBLE (reported). */
-static int read_small(const char *path, size_t max, char **out, size_t *len)
+int read_small(const char *path, size_t max, char **out, size_t *len)
 {
     bool in = strcmp(path, "-") == 0;
     int fd = in ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
@@ -257,7 +254,7 @@ static int read_small(const char *path, size_t max, char **out, size_t *len)
         else if (r == 0)
             break;
         else if ((got += (size_t)r) > max)
-            st = fail_msg("%s: larger than %zu bytes: not a proof or key file", path, max);
+            st = fail_msg("%s: larger than %zu bytes, the most such a file may have", path, max);
     }
     if (!in)
         (void)close(fd); /* read-only: nothing to lose */
@@ -272,14 +269,14 @@ static int read_small(const char *path, size_t max, char **out, size_t *len)
 }
 
 /* Keeps one parsed key of the expected type (freed otherwise). */
-static int keep_vkey(ac_vkey *v, unsigned type, const ac_vkey **list, size_t *n)
+static int keep_vkey(const char *cmd, ac_vkey *v, unsigned type, const ac_vkey **list, size_t *n)
 {
     int st = EXIT_GOOD;
     if (ac_vkey_type(v) != type)
-        st = fail_usage("verify-proof", "'%s' is a %s key", ac_vkey_name(v),
+        st = fail_usage(cmd, "'%s' is a %s key", ac_vkey_name(v),
                         ac_vkey_type(v) == AC_VKEY_ED25519 ? "log (--vkey)" : "witness (--witness)");
     else if (*n == MAX_TRUSTED)
-        st = fail_usage("verify-proof", "more than %d keys", MAX_TRUSTED);
+        st = fail_usage(cmd, "more than %d keys", MAX_TRUSTED);
     if (st != EXIT_GOOD) {
         ac_vkey_free(v);
         return st;
@@ -288,17 +285,15 @@ static int keep_vkey(ac_vkey *v, unsigned type, const ac_vkey **list, size_t *n)
     return EXIT_GOOD;
 }
 
-/* --vkey / --witness: a key string, or a file of them (one a line, blank
- * lines and lines starting with '#' skipped). */
-static int add_vkeys(const char *arg, unsigned type, const ac_vkey **list, size_t *n)
+int add_vkeys(const char *cmd, const char *arg, unsigned type, const ac_vkey **list, size_t *n)
 {
     ac_error err;
     ac_vkey *v = NULL;
     if (ac_vkey_parse(arg, &v, &err) == AC_OK)
-        return keep_vkey(v, type, list, n);
+        return keep_vkey(cmd, v, type, list, n);
     struct stat sb;
     if (stat(arg, &sb) != 0)
-        return fail_usage("verify-proof", "'%.80s' is neither a key nor a file: %s", arg,
+        return fail_usage(cmd, "'%.80s' is neither a key nor a file: %s", arg,
                           err.message);
     char *text = NULL, *save = NULL;
     size_t len, lineno = 0, found = 0;
@@ -313,7 +308,7 @@ static int add_vkeys(const char *arg, unsigned type, const ac_vkey **list, size_
             continue;
         if (ac_vkey_parse(line, &v, &err) != AC_OK)
             st = fail_msg("%s: line %zu: %s", arg, lineno, err.message);
-        else if ((st = keep_vkey(v, type, list, n)) == EXIT_GOOD)
+        else if ((st = keep_vkey(cmd, v, type, list, n)) == EXIT_GOOD)
             found++;
     }
     if (st == EXIT_GOOD && found == 0)
@@ -354,11 +349,11 @@ static int parse_verify_proof(int argc, char **argv, trust *t)
     while (st < 0 && (c = getopt_long(argc, argv, ":h", verify_proof_opts, NULL)) != -1) {
         switch (c) {
         case OPT_VKEY:
-            if (add_vkeys(optarg, AC_VKEY_ED25519, t->logs, &t->nlogs) != EXIT_GOOD)
+            if (add_vkeys("verify-proof", optarg, AC_VKEY_ED25519, t->logs, &t->nlogs) != EXIT_GOOD)
                 st = EXIT_TROUBLE;
             break;
         case OPT_WITNESS:
-            if (add_vkeys(optarg, AC_VKEY_COSIGNATURE, t->witnesses, &t->nwitnesses) != EXIT_GOOD)
+            if (add_vkeys("verify-proof", optarg, AC_VKEY_COSIGNATURE, t->witnesses, &t->nwitnesses) != EXIT_GOOD)
                 st = EXIT_TROUBLE;
             break;
         case OPT_PUBKEY:

@@ -18,6 +18,8 @@ static const command commands[] = {
     {"checkpoint", cmd_checkpoint}, {"prove", cmd_prove}, {"consistency", cmd_consistency},
     {"export", cmd_export},
     {"find", cmd_find},
+    /* Federation: mirrors, witnesses, evidence of forks (cmd_mirror.c...). */
+    {"mirror", cmd_mirror}, {"witness", cmd_witness}, {"evidence", cmd_evidence},
 };
 
 static const char usage[] =
@@ -44,6 +46,9 @@ static const char usage[] =
     "  export OUT        publish the chain as static tiles with a page that checks it\n"
     "  vkey              print a log's verifier key (of a key, or of a chain)\n"
     "  verify-proof      check a .tlog-proof with nothing but verifier keys\n"
+    "  mirror            copy another party's published chain, verifying every record\n"
+    "  witness           cosign a log's checkpoints that are consistent with the last\n"
+    "  evidence verify   check an evidence file of a fork with the log's verifier key\n"
     "  help [COMMAND]    print this help, or a command's\n"
     "\n"
     "Options:\n"

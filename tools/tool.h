@@ -174,4 +174,23 @@ void progress_update(void *ctx, uint64_t done, uint64_t total);
 /* Clears the bar's line, if one was drawn. */
 void progress_end(progress *p);
 
+/* ---------------------------------------------------------------- federation
+ * Mirrors, witnesses and evidence of forks (cmd_mirror.c, cmd_witness.c,
+ * cmd_evidence.c; docs/format.md section 15). */
+int cmd_mirror(int argc, char **argv);
+int cmd_witness(int argc, char **argv);
+int cmd_evidence(int argc, char **argv);
+
+enum { MAX_TRUSTED = 256 }; /* --vkey, --key and --witness entries in all */
+
+/* A whole file (or standard input for "-") of at most `max` bytes into a
+ * NUL-terminated malloc'd buffer. EXIT_GOOD or EXIT_TROUBLE (reported). */
+int read_small(const char *path, size_t max, char **out, size_t *len);
+
+/* --vkey / --witness of command `cmd`: a key string, or a file of them (one
+ * a line, blank lines and lines starting with '#' skipped), of signature
+ * type `type`, added to list[*n] (at most MAX_TRUSTED).  EXIT_GOOD or
+ * EXIT_TROUBLE (reported). */
+int add_vkeys(const char *cmd, const char *arg, unsigned type, const ac_vkey **list, size_t *n);
+
 #endif /* ATTESTCHAIN_TOOL_H */
