@@ -27,6 +27,7 @@ import http.server
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -100,8 +101,16 @@ class Federation(acutil.ToolCase):
         self.assertEqual(p.returncode, want, acutil.describe(p))
         if want == 0:
             return json.loads(p.stdout)
-        self.assertTrue(p.stderr.strip(), "a refusal says why:\n" + acutil.describe(p))
-        return p
+        # With --json a refusal is one JSON object on stdout (or, for a fork
+        # found, a line on stderr): either way it says why.
+        says = p.stderr.strip()
+        if not says:
+            try:
+                says = json.loads(p.stdout)["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                says = ""
+        self.assertTrue(says, "a refusal says why:\n" + acutil.describe(p))
+        return subprocess.CompletedProcess(p.args, p.returncode, p.stdout, says)
 
     def assert_prefix(self, mirror: str, chain: str, records: int):
         got = acutil.read_bytes(os.path.join(mirror, "chain.bin"))
