@@ -768,6 +768,15 @@ ac_status ac_chain_consistency(ac_chain *chain, uint64_t old_size, uint64_t new_
                                uint8_t old_root[AC_HASH_SIZE], uint8_t new_root[AC_HASH_SIZE],
                                ac_error *err);
 
+/* Evidence of a fork (docs/format.md section 15) from what the chain
+ * directory holds: a kept checkpoint signed by the key authorized at its
+ * size that chain.bin no longer gives, and a larger one, also signed, that
+ * chain.bin does give; with the chain's root at the smaller size and the
+ * consistency proof.  A new string (free with ac_free()).  AC_ENOTFOUND
+ * when no such pair is kept (a chain rewritten with no later checkpoint
+ * proves nothing to a third party). */
+ac_status ac_chain_fork_evidence(ac_chain *chain, char **out, size_t *len, ac_error *err);
+
 /* Every key that signed the chain, in order: key authorized from record
  * `first` through `last` (UINT64_MAX: still authorized; all zeros: nobody,
  * after a rotation back to a retired key).  Free *out with ac_free(). */

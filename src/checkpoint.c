@@ -544,3 +544,80 @@ ac_status ac_chain_signers(ac_chain *c, ac_signer_span **out, size_t *n, ac_erro
     *n = k;
     return AC_OK;
 }
+
+/* ---------------------------------------------------------------- evidence */
+
+ac_status ac_chain_fork_evidence(ac_chain *c, char **out, size_t *len, ac_error *err)
+{
+    if (c == NULL || out == NULL || len == NULL)
+        return ac_fail(err, AC_EINVAL, -1, "no chain or no place for the evidence");
+    *out = NULL;
+    int rc = state_sync(c, err);
+    if (rc != AC_OK)
+        return rc;
+    char origin[AC_NOTE_MAX_NAME + 1];
+    kept_cp *k = NULL;
+    size_t nk = 0;
+    if ((rc = kept_load(c, origin, &k, &nk, err)) != AC_OK)
+        return rc;
+    /* The chain's own roots at every kept size it reaches, from its leaves. */
+    uint8_t(*roots)[AC_HASH_SIZE] = calloc(nk ? nk : 1, sizeof *roots);
+    bool *signed_ok = calloc(nk ? nk : 1, sizeof *signed_ok);
+    mrange r;
+    mrange_init(&r);
+    if (roots == NULL || signed_ok == NULL)
+        rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    for (size_t i = 0; rc == AC_OK && i < nk && k[i].size <= c->f.st.record_count; i++) {
+        uint8_t key[AC_PUBKEY_SIZE];
+        checkpoint_key(&c->f, k[i].size, key);
+        signed_ok[i] = kept_signed(&k[i], origin, key) == 1;
+        if ((rc = extend_from_chain(c, &r, k[i].size, err)) == AC_OK &&
+            mrange_root(&r, c->hasher, roots[i]) != AC_OK)
+            rc = ac_fail(err, AC_ECRYPTO, -1, "SHA-256 failed");
+    }
+    /* A signed checkpoint the chain no longer gives, and a larger signed one
+     * it does give: the key signed two histories, and the chain's tree
+     * proves it (its root at the smaller size, and the consistency proof). */
+    const kept_cp *a = NULL, *b = NULL;
+    const uint8_t *root_a = NULL;
+    for (size_t i = 0; rc == AC_OK && a == NULL && i < nk; i++) {
+        if (!signed_ok[i] || memcmp(roots[i], ac_checkpoint_root(k[i].cp), AC_HASH_SIZE) == 0)
+            continue;
+        for (size_t j = nk; j-- > i + 1 && b == NULL;)
+            if (signed_ok[j] && memcmp(roots[j], ac_checkpoint_root(k[j].cp), AC_HASH_SIZE) == 0)
+                b = &k[j];
+        if (b != NULL) {
+            a = &k[i];
+            root_a = roots[i];
+        }
+    }
+    if (rc == AC_OK && a == NULL)
+        rc = ac_fail(err, AC_ENOTFOUND, -1, "%s: no two signed checkpoints here that no single "
+                     "history explains", c->dir);
+    uint8_t proof[AC_MERKLE_MAX_PROOF][AC_HASH_SIZE];
+    size_t count = 0;
+    if (rc == AC_OK) {
+        /* The proof is checked against the roots computed from the leaves. */
+        for (int attempt = 0; rc == AC_OK; attempt++) {
+            rc = tree_sync(c, err);
+            if (rc == AC_OK)
+                rc = ac_merkle_prove_tree(a->size, b->size, tree_read, c, proof, &count, err);
+            if (rc == AC_OK &&
+                ac_merkle_check_tree((const uint8_t(*)[AC_HASH_SIZE])proof, count, a->size, root_a,
+                                     b->size, ac_checkpoint_root(b->cp), NULL) == 1)
+                break;
+            if (attempt > 0 && rc == AC_OK)
+                rc = ac_fail(err, AC_ECORRUPT, -1, "%s: cannot prove the chain's tree consistent "
+                             "with its own checkpoint", c->dir);
+            if (rc == AC_OK)
+                tree_forget(c);
+        }
+    }
+    if (rc == AC_OK)
+        rc = ac_evidence_checkpoints(a->bytes, a->len, b->bytes, b->len, root_a,
+                                     (const uint8_t(*)[AC_HASH_SIZE])proof, count, out, len, err);
+    free(roots);
+    free(signed_ok);
+    kept_free(k, nk);
+    return rc;
+}

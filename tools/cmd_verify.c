@@ -1,8 +1,10 @@
 /* verify: checks a chain or a range of it (format section 8) and prints the
  * verdict, for people or as one JSON object. */
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "federation.h"
 #include "tool.h"
 
 #define MAX_THREADS 1024u
@@ -23,6 +25,9 @@ static const char verify_usage[] =
     "one line per warning (torn_tail, clock, chain_size, checkpoint_unverified);\n"
     "warnings never make a chain invalid.  A progress bar is drawn on stderr when it\n"
     "is a terminal.  A directory without chain.bin is an error (exit status 2).\n"
+    "When the chain no longer gives a kept checkpoint's root but gives a later kept\n"
+    "checkpoint's, the key signed two histories: the evidence is kept in\n"
+    "DIR/evidence/ ('attestchain evidence verify' checks it).\n"
     "\n"
     "Options:\n"
     "  -C, --dir DIR          the chain directory (default: $ATTESTCHAIN_DIR)\n"
@@ -320,6 +325,38 @@ static int fail_range(ac_chain *chain, const verify_args *a, const ac_error *err
     return fail_ac(err, "check --from and --to");
 }
 
+/* A chain found rewritten after a checkpoint (reason `checkpoint`): when
+ * the directory also keeps a later signed checkpoint that the chain does
+ * give, the key signed two histories, and the evidence is kept for anyone
+ * to check (docs/format.md section 15).  Nothing to do otherwise. */
+static void keep_fork_evidence(ac_chain *chain, const char *dir)
+{
+    char *ev = NULL, *origin = NULL;
+    size_t len, n = 0;
+    ac_signer_span *spans = NULL;
+    ac_error err;
+    if (ac_chain_fork_evidence(chain, &ev, &len, &err) != AC_OK ||
+        ac_chain_origin(chain, &origin, &err) != AC_OK ||
+        ac_chain_signers(chain, &spans, &n, &err) != AC_OK) {
+        ac_free(ev);
+        ac_free(origin);
+        return;
+    }
+    ac_vkey **keys = calloc(n ? n : 1, sizeof *keys);
+    size_t nk = 0;
+    for (size_t i = 0; keys != NULL && i < n; i++)
+        if (ac_vkey_new(origin, AC_VKEY_ED25519, spans[i].key, &keys[nk], NULL) == AC_OK)
+            nk++;
+    if (keys != NULL)
+        (void)keep_evidence(dir, ev, len, (const ac_vkey *const *)keys, nk);
+    for (size_t i = 0; i < nk; i++)
+        ac_vkey_free(keys[i]);
+    free(keys);
+    ac_free(spans);
+    ac_free(origin);
+    ac_free(ev);
+}
+
 static int run_verify(ac_chain *chain, verify_args *a)
 {
     ac_error err;
@@ -329,6 +366,8 @@ static int run_verify(ac_chain *chain, verify_args *a)
         return fail_range(chain, a, &err);
     bool valid = ac_report_valid(rep);
     uint64_t nrec = ac_report_records(rep);
+    if (!valid && ac_report_reason(rep) == AC_REASON_CHECKPOINT)
+        keep_fork_evidence(chain, a->dir);
     /* The head's ids belong to the verdict only if the valid range ends at
      * the head (the state is checked against chain.bin when read). */
     ac_state st;

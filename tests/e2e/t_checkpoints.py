@@ -57,6 +57,31 @@ class Verify(Base):
         p = self.fails(2, "checkpoint", "-C", c, "-k", self.k)
         self.assertIn("rewritten", p.stderr)
 
+    def test_two_signed_histories_kept_as_evidence(self):
+        """The key holder signed two histories (one directory's checkpoint of
+        5 records, another's of 6 that begins differently): verify fails with
+        `checkpoint` and keeps evidence anyone can check with the vkey."""
+        x = self.chain(3, name="x")
+        y = self.path("y")
+        shutil.copytree(x, y)
+        self.ok("append", "-C", x, "-k", self.k, "--hash", "aa" * 32, "--hash", "ab" * 32)
+        self.ok("checkpoint", "-C", x, "-k", self.k)
+        for h in ("ba", "bb", "bc"):
+            self.ok("append", "-C", y, "-k", self.k, "--hash", h * 32)
+        self.ok("checkpoint", "-C", y, "-k", self.k)
+        shutil.copy(self.cp(x, 5), self.cp(y, 5))
+        p = run("verify", "-C", y, "--json")
+        self.assertEqual(p.returncode, 1, describe(p))
+        v = json.loads(p.stdout)
+        self.assertEqual((v["index"], v["reason"]), (4, "checkpoint"), v)
+        self.assertIn("FORK", p.stderr)
+        ev = os.listdir(os.path.join(y, "evidence"))
+        self.assertEqual(len(ev), 1, ev)
+        vkey = self.ok("vkey", "-C", y).stdout.strip()
+        self.ok("evidence", "verify", "--vkey", vkey, os.path.join(y, "evidence", ev[0]))
+        # A chain rewritten with no later checkpoint proves nothing to others.
+        self.assertEqual(run("verify", "-C", x).returncode, 0)
+
     def test_unverified_checkpoint_is_no_evidence(self):
         c = self.chain(4)
         self.ok("checkpoint", "-C", c, "-k", self.k)
