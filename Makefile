@@ -52,7 +52,8 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELPER_SRC := $(filter-out tests/helpers/fault_shim.c,$(wildcard tests/helpers/*.c))
 HELPER_BIN := $(TEST_HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/%) $(BUILD)/tests/fault_shim.so
-BENCH_SRC := $(wildcard bench/*.c)
+# bench is a harness and its phases; bench_tlog a program of its own.
+BENCH_SRC := $(filter-out bench/bench_tlog.c,$(wildcard bench/*.c))
 
 STATIC := $(BUILD)/libattestchain.a
 SHARED := $(BUILD)/libattestchain.so.$(VERSION)
@@ -180,11 +181,15 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/share/man/man1/attestchain.1 \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/attestchain
 
-$(BUILD)/bench/%: bench/%.c $(STATIC)
+$(BUILD)/bench/bench: $(BENCH_SRC) bench/bench.h $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -O2 -o $@ $(BENCH_SRC) $(STATIC) $(LDFLAGS_ALL) $(PKG_LIBS)
+
+$(BUILD)/bench/bench_tlog: bench/bench_tlog.c $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -O2 -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PKG_LIBS)
 
-bench: all $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+bench: all $(BUILD)/bench/bench $(BUILD)/bench/bench_tlog
 	@$(BUILD)/bench/bench $(BENCH_ARGS)
 	@$(BUILD)/bench/bench_tlog $(filter --quick,$(BENCH_ARGS))
 	@/usr/bin/python3 bench/bench_federation.py --tool $(TOOL) $(filter --quick,$(BENCH_ARGS))
