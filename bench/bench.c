@@ -23,11 +23,14 @@ int main(int argc, char **argv)
     bench_start(&b, argc, argv);
     phase_durable(&b);
     phase_batch(&b);
+    phase_tree_append(&b);
     phase_build(&b);
     phase_verify(&b);
     phase_open(&b);
     phase_rebuild(&b);
     phase_get(&b);
+    phase_export(&b); /* signs the checkpoint that phase_tree_rebuild proves against */
+    phase_tree_rebuild(&b);
     phase_scale(&b);
     phase_file(&b);
     return bench_finish(&b, t0, load_start);

@@ -26,6 +26,7 @@
 #define MIB (1024.0 * 1024.0)
 #define CONTENT_TYPE "application/octet-stream"
 #define MAX_ROUNDS 32
+#define EXPORT_ROUNDS 3         /* at most: each writes the chain twice over */
 #define MAX_ROWS 32
 #define MAX_NOTES 32
 
@@ -54,7 +55,7 @@ typedef struct row {
 typedef struct table {
     row rows[MAX_ROWS];
     size_t nrows;
-    char notes[MAX_NOTES][256];
+    char notes[MAX_NOTES][320];
     size_t nnotes;
 } table;
 
@@ -76,7 +77,7 @@ typedef struct bench {
     table t;
 } bench;
 
-/* ---------------------------------------------------------------- harness.c */
+/* ---------------------------------------------------------------- setup.c */
 
 /* Options, the temporary directory, the key; exits on --help or a bad option. */
 void bench_start(bench *b, int argc, char **argv);
@@ -84,6 +85,12 @@ void bench_start(bench *b, int argc, char **argv);
 int bench_finish(bench *b, double t0, double load_start);
 double load1(void); /* the 1-minute load average, or -1 */
 
+/* ---------------------------------------------------------------- harness.c */
+
+/* The directory fatal() removes (unless keep); SIGINT and SIGTERM stop the
+ * run at the next check_stop(). */
+void harness_init(const char *dir, bool keep);
+void cleanup(void); /* removes the directory now (unless keep) */
 /* Failure: prints, removes the temporary directory (unless --keep), exits 2
  * (3 in a forked child, which never removes anything). */
 __attribute__((format(printf, 1, 2), noreturn)) void fatal(const char *fmt, ...);
@@ -95,7 +102,7 @@ void join(char *out, const char *a, const char *b);
 void unlink_maybe(const char *path);
 bool file_exists(const char *dir, const char *name);
 uint64_t file_size(const char *path);
-void remove_tree(const char *path); /* rm -r, reporting what it cannot remove */
+void remove_tree(const char *path); /* rm -r (nothing if absent), reporting what it cannot */
 
 /* Timing. */
 double now_s(void);
@@ -127,6 +134,7 @@ rates interleaved(op_fn lim, op_fn lib, void *ctx, unsigned rounds, unsigned n);
 double read_sha256(const char *path, uint8_t *buf);
 
 /* The table. */
+void print_table(const table *t, bool markdown);
 row *add_row(bench *b, const char *op, verdict v);
 __attribute__((format(printf, 2, 3))) void note(bench *b, const char *fmt, ...);
 void fmt_num(char *out, size_t cap, double v);
@@ -157,6 +165,9 @@ void phase_open(bench *b);
 void phase_rebuild(bench *b);
 void phase_get(bench *b);
 void phase_verify(bench *b);       /* phase_verify.c */
+void phase_tree_append(bench *b);  /* phase_tree.c */
+void phase_export(bench *b);
+void phase_tree_rebuild(bench *b);
 void phase_file(bench *b);         /* phase_file.c */
 
 #endif
