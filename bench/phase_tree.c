@@ -144,8 +144,8 @@ typedef struct export_ctx {
     bench *b;
     ac_chain *chain;
     int dirfd; /* b->dir, for syncfs */
-    char chain_bin[PATH_MAX];
-    unsigned copies, exports; /* made so far: copy.N and export.N */
+    char chain_bin[PATH_MAX], copy[PATH_MAX];
+    unsigned exports; /* made so far: export.0 .. export.N-1 */
     uint8_t *buf;
     ac_export_stats st;
 } export_ctx;
@@ -159,13 +159,13 @@ static void settle(export_ctx *x)
         fatal("syncfs %s: %s", x->b->dir, strerror(errno));
 }
 
-/* b->dir/name.n: each round writes afresh, and nothing is deleted until the
- * phase ends, since ext4 makes new files slow to create for a while after
- * thousands were deleted, which would burden the side with more files. */
-static void round_path(const export_ctx *x, const char *name, unsigned n, char *out)
+/* b->dir/export.n: each export goes to a new directory, and none is deleted
+ * until the phase ends, since ext4 is slow to create files for a while after
+ * thousands were deleted (a new inode is not taken from those just freed). */
+static void export_path(const export_ctx *x, unsigned n, char *out)
 {
     char leaf[64];
-    snprintf(leaf, sizeof leaf, "%s.%u", name, n);
+    snprintf(leaf, sizeof leaf, "export.%u", n);
     join(out, x->b->dir, leaf);
 }
 
@@ -175,13 +175,12 @@ static void round_path(const export_ctx *x, const char *name, unsigned n, char *
 static double lim_copy(void *p, unsigned round)
 {
     export_ctx *x = p;
-    char copy[PATH_MAX];
     (void)round;
-    round_path(x, "copy", x->copies++, copy);
+    unlink_maybe(x->copy); /* one file: no burden on the next files made */
     settle(x);
     double t = now_s();
     int in = open(x->chain_bin, O_RDONLY | O_CLOEXEC);
-    int out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int out = open(x->copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (in < 0 || out < 0)
         fatal("copying %s: %s", x->chain_bin, strerror(errno));
     for (;;) {
@@ -194,7 +193,7 @@ static double lim_copy(void *p, unsigned round)
             break;
     }
     if (syncfs(out) != 0 || close(out) != 0)
-        fatal("%s: %s", copy, strerror(errno));
+        fatal("%s: %s", x->copy, strerror(errno));
     (void)close(in); /* read-only */
     return now_s() - t;
 }
@@ -206,7 +205,7 @@ static double lib_export(void *p, unsigned round)
     ac_error err;
     char out[PATH_MAX];
     (void)round;
-    round_path(x, "export", x->exports++, out);
+    export_path(x, x->exports++, out);
     settle(x);
     double t = now_s();
     check_ac(ac_chain_export(x->chain, out, &x->st, &err), &err, "export");
@@ -225,6 +224,7 @@ void phase_export(bench *b)
     if (x.buf == NULL || x.dirfd < 0)
         fatal("%s: %s", b->dir, strerror(errno));
     join(x.chain_bin, b->big, "chain.bin");
+    join(x.copy, b->dir, "copy.bin");
     x.chain = open_chain(b->big, 0);
     ac_error err;
     char *text;
@@ -243,13 +243,12 @@ void phase_export(bench *b)
             "syncfs; limit: chain.bin read and copied (%.0f MB), one syncfs; rates in MB of "
             "chain.bin; the first checkpoint (every leaf hashed) took %.2f s",
          x.st.files_written, (double)x.st.bytes_written / 1e6, (double)b->big_bytes / 1e6, t);
-    for (unsigned i = 0; i < x.exports || i < x.copies; i++) {
+    for (unsigned i = 0; i < x.exports; i++) {
         char path[PATH_MAX];
-        round_path(&x, "export", i, path);
+        export_path(&x, i, path);
         remove_tree(path);
-        round_path(&x, "copy", i, path);
-        unlink_maybe(path);
     }
+    unlink_maybe(x.copy);
     (void)close(x.dirfd); /* read-only */
     free(x.buf);
 }

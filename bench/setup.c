@@ -139,10 +139,10 @@ static void make_dir(bench *b)
         fatal("statvfs %s: %s", b->dir, strerror(errno));
     /* A frame is about 430 bytes; with its index entry and its 2 or so
      * stored hashes in merkle.bin, 600 a record, with room to spare; then
-     * the export phase keeps an export (entry bundles and hash tiles) and a
-     * copy of chain.bin from each of its rounds, about 900 a record each. */
-    unsigned export_rounds = (b->o.rounds < EXPORT_ROUNDS ? b->o.rounds : EXPORT_ROUNDS) + 1;
-    double need = (double)b->o.records * (600 + 1000 * export_rounds) +
+     * the export phase keeps the export of each of its rounds (entry bundles
+     * and hash tiles, about 470 a record) and one copy of chain.bin. */
+    unsigned exports = (b->o.rounds < EXPORT_ROUNDS ? b->o.rounds : EXPORT_ROUNDS) + 1;
+    double need = (double)b->o.records * (600 + 500 * (exports + 1)) +
                   (double)(b->o.file_mb << 20) + 256 * MIB;
     double have = (double)vfs.f_bavail * (double)vfs.f_frsize;
     if (have < need)
