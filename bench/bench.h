@@ -129,9 +129,14 @@ typedef void (*op_fn)(void *ctx);
  * operation at a time; n per round; medians (no CPU rates). */
 rates interleaved(op_fn lim, op_fn lib, void *ctx, unsigned rounds, unsigned n);
 
-/* The limit of reading a file whole and hashing it with SHA-256: seconds,
- * through buf (CHUNK bytes). */
-double read_sha256(const char *path, uint8_t *buf);
+/* The limit of a rebuild from chain.bin: the file read whole and hashed with
+ * SHA-256, through buf (CHUNK bytes).  lim_read_hash is a round_fn whose ctx
+ * begins with a read_hash. */
+typedef struct read_hash {
+    char path[PATH_MAX];
+    uint8_t *buf;
+} read_hash;
+double lim_read_hash(void *ctx, unsigned round);
 
 /* The table. */
 void print_table(const table *t, bool markdown);

@@ -76,17 +76,10 @@ void phase_open(bench *b)
 }
 
 typedef struct rebuild_ctx {
+    read_hash lim; /* first: the ctx of lim_read_hash */
     bench *b;
-    char chain_bin[PATH_MAX], state[PATH_MAX], index[PATH_MAX];
-    uint8_t *buf;
+    char state[PATH_MAX], index[PATH_MAX];
 } rebuild_ctx;
-
-static double lim_read_hash(void *p, unsigned round)
-{
-    rebuild_ctx *x = p;
-    (void)round;
-    return read_sha256(x->chain_bin, x->buf);
-}
 
 /* The library: open without caches, read the last record (which needs the
  * offset index), close. */
@@ -110,15 +103,15 @@ static double lib_rebuild(void *p, unsigned round)
 void phase_rebuild(bench *b)
 {
     fprintf(stderr, "bench: rebuilding the caches from chain.bin\n");
-    rebuild_ctx x = {.b = b, .buf = malloc(CHUNK)};
-    if (x.buf == NULL)
+    rebuild_ctx x = {.lim.buf = malloc(CHUNK), .b = b};
+    if (x.lim.buf == NULL)
         fatal("out of memory");
-    join(x.chain_bin, b->big, "chain.bin");
+    join(x.lim.path, b->big, "chain.bin");
     join(x.state, b->big, "state.cbor");
     join(x.index, b->big, "index.bin");
     unsigned rounds = b->o.rounds < 5 ? b->o.rounds : 5;
     rates q = alternate(lim_read_hash, lib_rebuild, &x, rounds, (double)b->big_bytes / 1e6);
-    free(x.buf);
+    free(x.lim.buf);
     ratio_row(b, "rebuild caches from chain.bin", q.lib, "MB/s", q.lim, "MB/s read+SHA-256",
               0.50);
     cpu_note(b, "rebuild", q);
