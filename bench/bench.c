@@ -1,5 +1,5 @@
 /*
- * The attestchain benchmark (issue 4): which phases run, in which order.
+ * The attestchain benchmark: which phases run, in which order.
  * Each operation is timed next to the limit the machine sets for it, both
  * measured in the same run on the same filesystem; prints one table; exit
  * status 0 when every target is met, 1 when one is missed, 2 when the
