@@ -406,7 +406,7 @@ ac_chain *open_chain(const char *dir, unsigned flags)
 {
     ac_chain *c;
     ac_error err;
-    check_ac(ac_chain_open(&c, dir, flags, &err), &err, dir);
+    check_ac(ac_chain_open(dir, flags, &c, &err), &err, dir);
     return c;
 }
 

@@ -122,7 +122,7 @@ static double lib_sha256_file(void *p, unsigned round)
     ac_error err;
     (void)round;
     double t = now_s();
-    check_ac(ac_sha256_file(x->openssl_argv[3], x->hash, NULL, NULL, &err), &err,
+    check_ac(ac_sha256_file(x->openssl_argv[3], NULL, NULL, x->hash, &err), &err,
              "ac_sha256_file");
     return now_s() - t;
 }

@@ -40,7 +40,7 @@ static void verify_child(bench *b, unsigned threads, uint64_t end, int wfd)
     vres r = {0};
     ac_chain *c;
     ac_error err;
-    r.rc = ac_chain_open(&c, b->big, AC_OPEN_READONLY, &err);
+    r.rc = ac_chain_open(b->big, AC_OPEN_READONLY, &c, &err);
     if (r.rc == AC_OK) {
         ac_verify_options o;
         ac_report *rep;
