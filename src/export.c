@@ -32,6 +32,9 @@ typedef struct exporter {
     int dfd;
     const char *out;
     ac_export_stats st;
+    long pid;                              /* names the temporary files */
+    char made[AC_TILE_PATH_MAX + 16];      /* the directory made last: tiles come in
+                                              order, so most share it */
 } exporter;
 
 /* mkdir -p of the directories of `path` (relative to the export). */
@@ -39,6 +42,14 @@ static int make_parents(exporter *x, const char *path, ac_error *err)
 {
     char buf[AC_TILE_PATH_MAX + 16];
     snprintf(buf, sizeof buf, "%s", path);
+    char *last = strrchr(buf, '/');
+    if (last == NULL)
+        return AC_OK;
+    *last = '\0';
+    if (strcmp(buf, x->made) == 0)
+        return AC_OK;
+    snprintf(x->made, sizeof x->made, "%s", buf);
+    *last = '/';
     for (char *p = strchr(buf, '/'); p != NULL; p = strchr(p + 1, '/')) {
         *p = '\0';
         if (mkdirat(x->dfd, buf, 0755) != 0 && errno != EEXIST)
@@ -52,7 +63,7 @@ static int make_parents(exporter *x, const char *path, ac_error *err)
 static int put_file(exporter *x, const char *path, const void *data, size_t len, ac_error *err)
 {
     char tmp[AC_TILE_PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, x->pid);
     int rc = make_parents(x, path, err);
     if (rc != AC_OK)
         return rc;
@@ -66,6 +77,7 @@ static int put_file(exporter *x, const char *path, const void *data, size_t len,
         rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot rename into place", x->out, path);
     if (rc != AC_OK) {
         (void)unlinkat(x->dfd, tmp, 0);
+        x->made[0] = '\0'; /* the next file makes its directories again */
         return rc;
     }
     x->st.files_written++;
@@ -183,8 +195,10 @@ static int write_bundles(exporter *x, uint64_t from, uint64_t size, ac_error *er
             char path[AC_TILE_PATH_MAX];
             uint64_t n = (i - 1) / AC_TILE_WIDTH;
             rc = ac_tile_path(1, 0, n, width, path, err);
-            /* A full bundle is never written again. */
-            if (rc == AC_OK && !(width == AC_TILE_WIDTH && exists(x, path)))
+            /* A full bundle is never written again (only one below the old
+             * size can be there already). */
+            if (rc == AC_OK && !(width == AC_TILE_WIDTH && (n + 1) * AC_TILE_WIDTH <= from &&
+                                 exists(x, path)))
                 rc = put_file(x, path, bundle, used, err);
             used = 0;
             width = 0;
@@ -209,7 +223,8 @@ static int write_tiles(exporter *x, uint64_t from, uint64_t size, ac_error *err)
             unsigned width = left >= AC_TILE_WIDTH ? AC_TILE_WIDTH : (unsigned)left;
             char path[AC_TILE_PATH_MAX];
             rc = ac_tile_path(0, level, t, width, path, err);
-            if (rc != AC_OK || (width == AC_TILE_WIDTH && exists(x, path)))
+            if (rc != AC_OK ||
+                (width == AC_TILE_WIDTH && (t + 1) * AC_TILE_WIDTH <= had && exists(x, path)))
                 continue;
             rc = ac_tile_read(level, t, width, tree_read, x->c, buf, err);
             if (rc == AC_OK)
@@ -338,7 +353,7 @@ ac_status ac_chain_export(ac_chain *c, const char *out_dir, ac_export_stats *sta
         return ac_fail(err, AC_EINVAL, -1, "no chain or no directory to export to");
     if (mkdir(out_dir, 0755) != 0 && errno != EEXIST)
         return ac_fail_errno(err, AC_EIO, -1, "%s: cannot create", out_dir);
-    exporter x = {.c = c, .out = out_dir};
+    exporter x = {.c = c, .out = out_dir, .pid = (long)getpid()};
     x.dfd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (x.dfd < 0)
         return ac_fail_errno(err, AC_EIO, -1, "%s: cannot open as a directory", out_dir);

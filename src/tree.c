@@ -104,21 +104,41 @@ static int tree_io_fail(ac_chain *c, ac_error *err)
 int tree_read(void *ctx, const uint64_t *idx, size_t n, uint8_t (*out)[AC_HASH_SIZE],
               ac_error *err)
 {
+    /* A span of the file this small is read whole: a tile's hashes, or a
+     * proof's, lie close together, and one read beats one each. */
+    enum { SPAN_MAX = 1u << 20 };
     ac_chain *c = ctx;
-    uint64_t have;
+    uint64_t have, lo = UINT64_MAX, hi = 0;
     if (ac_merkle_stored_count(c->tree_n, &have, NULL) != AC_OK)
         have = 0;
     for (size_t i = 0; i < n; i++) {
         if (idx[i] >= have)
             return ac_fail(err, AC_ECORRUPT, -1, "%s/" AC_TREE_FILE ": no stored hash %llu",
                            c->dir, (unsigned long long)idx[i]);
-        if (c->tree_mem != NULL) {
-            memcpy(out[i], c->tree_mem + AC_HASH_SIZE * idx[i], AC_HASH_SIZE);
-        } else if (pread(c->tree_fd, out[i], AC_HASH_SIZE,
-                         (off_t)(TREE_HEADER + AC_HASH_SIZE * idx[i])) != AC_HASH_SIZE) {
-            return tree_io_fail(c, err);
-        }
+        lo = idx[i] < lo ? idx[i] : lo;
+        hi = idx[i] > hi ? idx[i] : hi;
     }
+    if (n == 0)
+        return AC_OK;
+    if (c->tree_mem != NULL) {
+        for (size_t i = 0; i < n; i++)
+            memcpy(out[i], c->tree_mem + AC_HASH_SIZE * idx[i], AC_HASH_SIZE);
+        return AC_OK;
+    }
+    uint64_t span = (hi - lo + 1) * AC_HASH_SIZE;
+    uint8_t *buf = n > 1 && span <= SPAN_MAX ? malloc((size_t)span) : NULL;
+    if (buf != NULL) {
+        off_t at = (off_t)(TREE_HEADER + AC_HASH_SIZE * lo);
+        bool ok = pread(c->tree_fd, buf, (size_t)span, at) == (ssize_t)span;
+        for (size_t i = 0; ok && i < n; i++)
+            memcpy(out[i], buf + AC_HASH_SIZE * (idx[i] - lo), AC_HASH_SIZE);
+        free(buf);
+        return ok ? AC_OK : tree_io_fail(c, err);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (pread(c->tree_fd, out[i], AC_HASH_SIZE, (off_t)(TREE_HEADER + AC_HASH_SIZE * idx[i])) !=
+            AC_HASH_SIZE)
+            return tree_io_fail(c, err);
     return AC_OK;
 }
 
