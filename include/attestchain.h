@@ -35,7 +35,7 @@ extern "C" {
 #pragma GCC visibility push(default)
 #endif
 
-#define AC_VERSION_STRING "1.1.0" /* the one place the version is written */
+#define AC_VERSION_STRING "2.0.0" /* the one place the version is written */
 #define AC_FORMAT_VERSION 1
 
 #define AC_HASH_SIZE 32      /* SHA-256 */
@@ -70,7 +70,7 @@ typedef struct ac_error {
     char message[512]; /* "DIR/chain.bin: record 12: ..." */
 } ac_error;
 
-/* The library's version at run time ("1.1.0"), which may differ from the
+/* The library's version at run time ("2.0.0"), which may differ from the
  * AC_VERSION_STRING a program was compiled against. */
 const char *ac_version(void);
 

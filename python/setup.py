@@ -22,6 +22,18 @@ ROOT = os.path.dirname(HERE)
 DEPS = ["libsodium", "libcrypto", "libcbor", "jansson"]
 
 
+def version() -> str:
+    """The library's version, written once in its header (the package is its
+    binding, so it carries the same number)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    header = os.path.join(here, "..", "include", "attestchain.h")
+    with open(header) as f:
+        for line in f:
+            if line.startswith("#define AC_VERSION_STRING"):
+                return line.split('"')[1]
+    raise SystemExit(f"setup.py: no AC_VERSION_STRING in {header}")
+
+
 def pkg_config(*args: str) -> list:
     return subprocess.run(["pkg-config", *args], check=True, capture_output=True,
                           text=True).stdout.split()
@@ -50,7 +62,7 @@ def library() -> dict:
 lib = library()
 setup(
     name="attestchain",
-    version="1.0.0",
+    version=version(),
     description="Tamper-evident, Ed25519-signed, append-only attestation log (libattestchain)",
     packages=["attestchain", "attestchain.compat", "attestchain.compat.soosef",
               "attestchain.compat.soosef.federation"],

@@ -33,6 +33,14 @@ def readme_example() -> str:
         "    return 0;\n}\n"
 
 
+def soversion() -> str:
+    """The shared library's major version: the first number of the version the
+    header writes (the one place it is written)."""
+    with open(os.path.join(acutil.REPO, "include", "attestchain.h")) as f:
+        m = re.search(r'#define AC_VERSION_STRING "(\d+)\.', f.read())
+    return m.group(1)
+
+
 class Install(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -58,7 +66,7 @@ class Install(unittest.TestCase):
     def test_installed_files(self):
         self.assertEqual(self.install.returncode, 0, self.install.stderr)
         for rel in ("include/attestchain.h", "lib/libattestchain.a", "lib/libattestchain.so",
-                    "lib/libattestchain.so.1", "lib/pkgconfig/attestchain.pc",
+                    f"lib/libattestchain.so.{soversion()}", "lib/pkgconfig/attestchain.pc",
                     "bin/attestchain", "share/man/man1/attestchain.1",
                     "share/bash-completion/completions/attestchain"):
             self.assertTrue(os.path.exists(os.path.join(self.prefix, rel)), rel)
