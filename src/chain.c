@@ -390,16 +390,12 @@ static int read_next(ac_iter *it, ac_record **out, ac_error *err)
 {
     ac_chain *c = it->chain;
     scan_frame f;
-    int st;
-    while ((st = scan_next(&it->scan, &f, err)) == SCAN_FLUSH)
-        ; /* records are copies: nothing to finish */
-    if (st < 0 || st == SCAN_DAMAGED)
-        return st < 0 ? st : AC_ECORRUPT;
-    if (st != SCAN_FRAME)
-        return flag(c, f.index, "missing", err);
+    int rc = scan_next_record(&it->scan, &f, err); /* records are copies */
+    if (rc != AC_OK)
+        return rc;
     uint8_t hash[AC_HASH_SIZE];
     const char *why = "";
-    int rc = hasher_digest(c->hasher, f.body, f.len, hash);
+    rc = hasher_digest(c->hasher, f.body, f.len, hash);
     if (rc == AC_OK)
         rc = record_new(f.body, f.len, f.off, hash, out, &why);
     if (rc == AC_OK && ac_record_index(*out) != f.index) {

@@ -252,27 +252,16 @@ const kept_cp *kept_newest_signed(ac_chain *c, const kept_cp *k, size_t n, const
 /* Extends r with the leaves of records r->size .. n-1, hashed from chain.bin. */
 static int extend_from_chain(ac_chain *c, mrange *r, uint64_t n, ac_error *err)
 {
-    uint64_t off = 0, flen;
-    int rc = AC_OK;
-    if (r->size > 0 && r->size < c->f.st.record_count &&
-        (rc = index_lookup(c, r->size, &off, &flen, err)) != AC_OK)
-        return rc;
     if (r->size >= n)
         return AC_OK;
     scanner s;
-    rc = scan_init(&s, c->fd, c->dir, off, r->size, c->f.st.chain_size, 4u << 20, err);
+    int rc = scan_from_record(c, r->size, 4u << 20, &s, err);
     while (rc == AC_OK && r->size < n) {
         scan_frame f;
-        int st = scan_next(&s, &f, err);
-        if (st == SCAN_FLUSH)
-            continue;
         uint8_t leaf[AC_HASH_SIZE];
-        if (st != SCAN_FRAME)
-            rc = st < 0 ? st : ac_fail(err, AC_ECORRUPT, (int64_t)f.index,
-                                       "%s/" AC_CHAIN_FILE ": record %llu is missing; run verify",
-                                       c->dir, (unsigned long long)f.index);
-        else if (tree_leaf(c->hasher, f.body, f.len, leaf) != AC_OK ||
-                 mrange_push(r, c->hasher, leaf, NULL, NULL) != AC_OK)
+        if ((rc = scan_next_record(&s, &f, err)) == AC_OK &&
+            (tree_leaf(c->hasher, f.body, f.len, leaf) != AC_OK ||
+             mrange_push(r, c->hasher, leaf, NULL, NULL) != AC_OK))
             rc = ac_fail(err, AC_ECRYPTO, -1, "SHA-256 failed");
     }
     scan_free(&s);

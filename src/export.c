@@ -154,13 +154,13 @@ static int old_size(exporter *x, const char *origin, uint64_t size, uint64_t *ou
 static int write_bundles(exporter *x, uint64_t from, uint64_t size, ac_error *err)
 {
     ac_chain *c = x->c;
-    uint64_t first = from / AC_TILE_WIDTH * AC_TILE_WIDTH, off = 0, flen;
-    int rc = first > 0 ? index_lookup(c, first, &off, &flen, err) : AC_OK;
-    if (rc != AC_OK)
-        return rc;
+    uint64_t first = from / AC_TILE_WIDTH * AC_TILE_WIDTH;
     scanner s;
-    if ((rc = scan_init(&s, c->fd, c->dir, off, first, c->f.st.chain_size, 8u << 20, err)) != AC_OK)
+    int rc = scan_from_record(c, first, 8u << 20, &s, err);
+    if (rc != AC_OK) {
+        scan_free(&s);
         return rc;
+    }
     uint8_t *bundle = malloc((size_t)AC_TILE_WIDTH * (ENTRY_MAX + 2));
     if (bundle == NULL) {
         scan_free(&s);
@@ -170,15 +170,8 @@ static int write_bundles(exporter *x, uint64_t from, uint64_t size, ac_error *er
     unsigned width = 0;
     for (uint64_t i = first; rc == AC_OK && i < size;) {
         scan_frame f;
-        int st = scan_next(&s, &f, err);
-        if (st == SCAN_FLUSH)
-            continue;
-        if (st != SCAN_FRAME) {
-            rc = st < 0 ? st : ac_fail(err, AC_ECORRUPT, (int64_t)i, "%s/" AC_CHAIN_FILE
-                                       ": record %llu is missing; run verify", c->dir,
-                                       (unsigned long long)i);
+        if ((rc = scan_next_record(&s, &f, err)) != AC_OK)
             break;
-        }
         if (f.len > ENTRY_MAX) {
             rc = ac_fail(err, AC_EINVAL, (int64_t)i, "%s: record %llu is %u bytes, over the %u "
                          "an entry bundle can hold: this chain cannot be exported", c->dir,

@@ -204,6 +204,17 @@ static int idx_extend(ac_chain *c, ac_error *err)
     return rc;
 }
 
+int scan_from_record(ac_chain *c, uint64_t first, size_t window, scanner *s, ac_error *err)
+{
+    uint64_t off = 0, frame_len;
+    int rc = first > 0 ? index_lookup(c, first, &off, &frame_len, err) : AC_OK;
+    if (rc != AC_OK) {
+        memset(s, 0, sizeof *s); /* scan_free stays safe */
+        return rc;
+    }
+    return scan_init(s, c->fd, c->dir, off, first, c->f.st.chain_size, window, err);
+}
+
 int index_lookup(ac_chain *c, uint64_t i, uint64_t *off, uint64_t *frame_len, ac_error *err)
 {
     if (c->idx_fd < 0)

@@ -372,6 +372,11 @@ void scan_free(scanner *s);
  * read failed; err filled).  SCAN_DAMAGED also fills err. */
 int scan_next(scanner *s, scan_frame *f, ac_error *err);
 
+/* The next frame of a range the state says is complete, used before the
+ * next is asked for: AC_OK with *f; AC_ECORRUPT naming the record when the
+ * file no longer holds it whole (damage, or cut since); a read error. */
+int scan_next_record(scanner *s, scan_frame *f, ac_error *err);
+
 /* ---------------------------------------------------------------- fold.c */
 
 /* A rotation folded: record `index` at `offset` made `key` the authorized
@@ -701,6 +706,11 @@ int state_recover(ac_chain *c, ac_loss *loss, char *kept, size_t kept_size, ac_e
  * count), through index.bin, brought up to date (or rebuilt) when needed.
  * AC_ECORRUPT when the offsets known make no sense: forget them and retry. */
 int index_lookup(ac_chain *c, uint64_t i, uint64_t *off, uint64_t *frame_len, ac_error *err);
+
+/* A scanner (scan.c) over the complete frames from record `first` on,
+ * found through the index; `window` bytes of buffer.  AC_OK or an error
+ * (s is then safe to scan_free). */
+int scan_from_record(ac_chain *c, uint64_t first, size_t window, scanner *s, ac_error *err);
 
 /* Drops every offset known (a damaged index.bin): the next lookup rebuilds. */
 void index_forget(ac_chain *c);

@@ -50,6 +50,22 @@ static int classify_tail(scanner *s, scan_frame *f, uint64_t off, bool bad_len, 
     return SCAN_DAMAGED;
 }
 
+int scan_next_record(scanner *s, scan_frame *f, ac_error *err)
+{
+    int st;
+    while ((st = scan_next(s, f, err)) == SCAN_FLUSH)
+        ; /* each frame is used before the next is asked for */
+    if (st == SCAN_FRAME)
+        return AC_OK;
+    if (st < 0)
+        return st;
+    if (st == SCAN_DAMAGED)
+        return AC_ECORRUPT;
+    return ac_fail(err, AC_ECORRUPT, (int64_t)f->index,
+                   "%s/" AC_CHAIN_FILE ": record %llu is missing; run verify", s->dir,
+                   (unsigned long long)f->index);
+}
+
 int scan_next(scanner *s, scan_frame *f, ac_error *err)
 {
     for (;;) {

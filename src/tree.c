@@ -238,10 +238,6 @@ static int tree_load(ac_chain *c, ac_error *err)
 /* Folds records c->tree_n.. of chain.bin into the store. */
 static int tree_extend(ac_chain *c, ac_error *err)
 {
-    uint64_t off = 0, flen;
-    int rc = AC_OK;
-    if (c->tree_n > 0 && (rc = index_lookup(c, c->tree_n, &off, &flen, err)) != AC_OK)
-        return rc;
     scanner s;
     ac_hasher *h = hasher_new();
     enum { BUF_HASHES = 8192 };
@@ -254,18 +250,11 @@ static int tree_extend(ac_chain *c, ac_error *err)
     uint64_t pos;
     (void)ac_merkle_stored_count(c->tree_n, &pos, NULL);
     size_t held = 0;
-    rc = scan_init(&s, c->fd, c->dir, off, c->tree_n, c->f.st.chain_size, 4u << 20, err);
+    int rc = scan_from_record(c, c->tree_n, 4u << 20, &s, err);
     while (rc == AC_OK && c->tree_n < c->f.st.record_count) {
         scan_frame f;
-        int st = scan_next(&s, &f, err);
-        if (st == SCAN_FLUSH)
-            continue;
-        if (st != SCAN_FRAME) {
-            rc = st < 0 ? st : ac_fail(err, AC_ECORRUPT, (int64_t)f.index,
-                                       "%s/" AC_CHAIN_FILE ": record %llu is missing; run verify",
-                                       c->dir, (unsigned long long)f.index);
+        if ((rc = scan_next_record(&s, &f, err)) != AC_OK)
             break;
-        }
         uint8_t leaf[AC_HASH_SIZE];
         size_t k;
         if (tree_leaf(h, f.body, f.len, leaf) != AC_OK ||
