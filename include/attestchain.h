@@ -823,6 +823,12 @@ typedef struct ac_evidence_info {
     uint8_t hash_a[AC_HASH_SIZE], hash_b[AC_HASH_SIZE]; /* records: their hashes */
 } ac_evidence_info;
 
+/* Standard base64 with padding (RFC 4648 section 4) of `len` bytes into
+ * `out`, which holds AC_BASE64_LEN(len) bytes, NUL included; returns the
+ * number of characters written before the NUL. */
+#define AC_BASE64_LEN(len) (((len) + 2) / 3 * 4 + 1)
+size_t ac_base64_encode(const uint8_t *in, size_t len, char *out);
+
 /* Decodes exactly one canonical standard base64 text (with padding, no
  * whitespace) of `len` chars, as the signed notes and proofs use, into
  * out[0..cap): AC_OK with *out_len, or AC_EINVAL (not that, or too long). */

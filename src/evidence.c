@@ -20,6 +20,11 @@
 #define OLD_ROOT "old-root-at-larger "
 #define EM_DASH_SP "\xe2\x80\x94 "
 
+size_t ac_base64_encode(const uint8_t *in, size_t len, char *out)
+{
+    return b64_encode(in, len, out);
+}
+
 ac_status ac_base64_decode(const char *text, size_t len, uint8_t *out, size_t cap,
                            size_t *out_len, ac_error *err)
 {

@@ -231,22 +231,6 @@ static const char consistency_usage[] =
     "\n"
     "Exit status: 0 printed, 1 the chain no longer gives a signed root, 2 error.\n";
 
-static void b64_hash(const uint8_t h[AC_HASH_SIZE], char out[45])
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < AC_HASH_SIZE; i += 3) {
-        uint32_t v = (uint32_t)h[i] << 16 | (i + 1 < AC_HASH_SIZE ? (uint32_t)h[i + 1] << 8 : 0) |
-                     (i + 2 < AC_HASH_SIZE ? h[i + 2] : 0);
-        out[o++] = tab[v >> 18 & 63];
-        out[o++] = tab[v >> 12 & 63];
-        out[o++] = i + 1 < AC_HASH_SIZE ? tab[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < AC_HASH_SIZE ? tab[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
-
 int cmd_consistency(int argc, char **argv)
 {
     pub_args a = {.cmd = "consistency", .usage = consistency_usage};
@@ -262,7 +246,7 @@ int cmd_consistency(int argc, char **argv)
     uint8_t proof[AC_MERKLE_MAX_PROOF][AC_HASH_SIZE], old_root[AC_HASH_SIZE], new_root[AC_HASH_SIZE];
     size_t count = 0;
     ac_error err;
-    char b64[45];
+    char b64[AC_BASE64_LEN(AC_HASH_SIZE)];
     if (ac_chain_consistency(chain, old_size, new_size, proof, &count, old_root, new_root, &err) !=
         AC_OK) {
         st = fail_ac(&err, err.code == AC_EINVAL ? "check OLD and NEW" : NULL);
@@ -271,12 +255,12 @@ int cmd_consistency(int argc, char **argv)
     } else if (a.json) {
         json_t *o = json_object(), *arr = json_array();
         bool ok = json_put(o, "old", json_u64(old_size)) && json_put(o, "new", json_u64(new_size));
-        b64_hash(old_root, b64);
+        ac_base64_encode(old_root, AC_HASH_SIZE, b64);
         ok = ok && json_put(o, "old_root", json_string(b64));
-        b64_hash(new_root, b64);
+        ac_base64_encode(new_root, AC_HASH_SIZE, b64);
         ok = ok && json_put(o, "new_root", json_string(b64));
         for (size_t i = 0; ok && i < count; i++) {
-            b64_hash(proof[i], b64);
+            ac_base64_encode(proof[i], AC_HASH_SIZE, b64);
             ok = json_array_append_new(arr, json_string(b64)) == 0;
         }
         ok = ok && json_put(o, "proof", arr);
@@ -288,7 +272,7 @@ int cmd_consistency(int argc, char **argv)
         }
     } else {
         for (size_t i = 0; i < count; i++) {
-            b64_hash(proof[i], b64);
+            ac_base64_encode(proof[i], AC_HASH_SIZE, b64);
             printf("%s\n", b64);
         }
     }
