@@ -471,6 +471,32 @@ ac_status ac_chain_prove(ac_chain *c, uint64_t index, char **proof, size_t *len,
     return rc;
 }
 
+/* The consistency proof from old_size to new_size, read from the tree
+ * store and checked against the roots given (which the caller computed
+ * from what a signature vouches for); the store is rebuilt once when it
+ * fails.  AC_OK, AC_ECORRUPT (chain.bin no longer gives them), or an error. */
+static int prove_tree_checked(ac_chain *c, uint64_t old_size, const uint8_t *old_root,
+                              uint64_t new_size, const uint8_t *new_root,
+                              uint8_t (*proof)[AC_HASH_SIZE], size_t *count, ac_error *err)
+{
+    for (int attempt = 0;; attempt++) {
+        int rc = tree_sync(c, err);
+        if (rc == AC_OK)
+            rc = ac_merkle_prove_tree(old_size, new_size, tree_read, c, proof, count, err);
+        if (rc == AC_OK && ac_merkle_check_tree((const uint8_t(*)[AC_HASH_SIZE])proof, *count,
+                                                old_size, old_root, new_size, new_root,
+                                                NULL) == 1)
+            return AC_OK;
+        if (attempt > 0)
+            return rc != AC_OK ? rc
+                               : ac_fail(err, AC_ECORRUPT, -1, "%s: cannot prove the tree of "
+                                         "%llu records a prefix of the tree of %llu; run verify",
+                                         c->dir, (unsigned long long)old_size,
+                                         (unsigned long long)new_size);
+        tree_forget(c);
+    }
+}
+
 ac_status ac_chain_consistency(ac_chain *c, uint64_t old_size, uint64_t new_size,
                                uint8_t (*proof)[AC_HASH_SIZE], size_t *count,
                                uint8_t old_root[AC_HASH_SIZE], uint8_t new_root[AC_HASH_SIZE],
@@ -487,22 +513,7 @@ ac_status ac_chain_consistency(ac_chain *c, uint64_t old_size, uint64_t new_size
     if ((rc = tree_root_checked(c, old_size, old_root, err)) != AC_OK ||
         (rc = tree_root_checked(c, new_size, new_root, err)) != AC_OK)
         return rc;
-    for (int attempt = 0;; attempt++) {
-        rc = tree_sync(c, err);
-        if (rc == AC_OK)
-            rc = ac_merkle_prove_tree(old_size, new_size, tree_read, c, proof, count, err);
-        if (rc == AC_OK && ac_merkle_check_tree((const uint8_t(*)[AC_HASH_SIZE])proof, *count,
-                                                old_size, old_root, new_size, new_root,
-                                                NULL) == 1)
-            return AC_OK;
-        if (attempt > 0)
-            return rc != AC_OK ? rc
-                               : ac_fail(err, AC_ECORRUPT, -1, "%s: cannot prove the tree of "
-                                         "%llu records a prefix of the tree of %llu; run verify",
-                                         c->dir, (unsigned long long)old_size,
-                                         (unsigned long long)new_size);
-        tree_forget(c);
-    }
+    return prove_tree_checked(c, old_size, old_root, new_size, new_root, proof, count, err);
 }
 
 ac_status ac_chain_signers(ac_chain *c, ac_signer_span **out, size_t *n, ac_error *err)
@@ -587,20 +598,8 @@ ac_status ac_chain_fork_evidence(ac_chain *c, char **out, size_t *len, ac_error 
     size_t count = 0;
     if (rc == AC_OK) {
         /* The proof is checked against the roots computed from the leaves. */
-        for (int attempt = 0; rc == AC_OK; attempt++) {
-            rc = tree_sync(c, err);
-            if (rc == AC_OK)
-                rc = ac_merkle_prove_tree(a->size, b->size, tree_read, c, proof, &count, err);
-            if (rc == AC_OK &&
-                ac_merkle_check_tree((const uint8_t(*)[AC_HASH_SIZE])proof, count, a->size, root_a,
-                                     b->size, ac_checkpoint_root(b->cp), NULL) == 1)
-                break;
-            if (attempt > 0 && rc == AC_OK)
-                rc = ac_fail(err, AC_ECORRUPT, -1, "%s: cannot prove the chain's tree consistent "
-                             "with its own checkpoint", c->dir);
-            if (rc == AC_OK)
-                tree_forget(c);
-        }
+        rc = prove_tree_checked(c, a->size, root_a, b->size, ac_checkpoint_root(b->cp), proof,
+                                &count, err);
     }
     if (rc == AC_OK)
         rc = ac_evidence_checkpoints(a->bytes, a->len, b->bytes, b->len, root_a,
