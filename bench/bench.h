@@ -41,6 +41,7 @@ typedef struct opts {
     unsigned appends; /* single appends per round */
     const char *base; /* where the temporary directory goes */
     const char *tool;
+    const char *only; /* comma-separated phase names, or NULL: every phase */
     bool keep, markdown;
 } opts;
 
@@ -81,6 +82,8 @@ typedef struct bench {
 
 /* Options, the temporary directory, the key; exits on --help or a bad option. */
 void bench_start(bench *b, int argc, char **argv);
+/* Whether --only lets the named phase run (every phase without --only). */
+bool phase_wanted(const bench *b, const char *name);
 /* Prints the header and the table; returns the exit status (0 or 1). */
 int bench_finish(bench *b, double t0, double load_start);
 double load1(void); /* the 1-minute load average, or -1 */
@@ -162,6 +165,8 @@ ac_chain *new_chain(bench *b, const char *name, uint64_t n, char *path);
 
 /* ---------------------------------------------------------------- the phases */
 
+/* b->frame and b->canon, from a chain of this run's records. */
+void learn_frame_size(bench *b, ac_chain *c);
 void phase_durable(bench *b);      /* phase_append.c */
 void phase_batch(bench *b);
 void phase_scale(bench *b);

@@ -44,7 +44,7 @@ static void lib_append(void *p)
 }
 
 /* The size of the records this run writes, from a chain that holds some. */
-static void learn_frame_size(bench *b, ac_chain *c)
+void learn_frame_size(bench *b, ac_chain *c)
 {
     ac_error err;
     ac_record *rec;

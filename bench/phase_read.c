@@ -34,6 +34,8 @@ void phase_build(bench *b)
     c = open_chain(b->big, 0);
     check_ac(ac_chain_get(c, b->o.records - 1, &rec, &err), &err, "get");
     ac_record_free(rec);
+    if (b->frame == 0) /* --only skipped phase_durable */
+        learn_frame_size(b, c);
     close_chain(c);
     char chain_bin[PATH_MAX];
     join(chain_bin, b->big, "chain.bin");

@@ -26,7 +26,7 @@
 static void usage(FILE *f)
 {
     fputs("usage: bench [--records N] [--file-mb N] [--quick] [--dir DIR] [--tool PATH]\n"
-          "             [--single N] [--gets N] [--keep] [--markdown]\n"
+          "             [--single N] [--gets N] [--keep] [--markdown] [--only PHASES]\n"
           "  --records N  records in the big chain (default 1000000; --quick 20000)\n"
           "  --file-mb N  MiB of the file hashed through the tool (default 1024; --quick 64)\n"
           "  --single N   records verified by one thread (default 100000)\n"
@@ -36,6 +36,9 @@ static void usage(FILE *f)
           "  --tool PATH  the attestchain tool (default: ../attestchain beside this program)\n"
           "  --keep       keep the temporary directory\n"
           "  --markdown   print the table in Markdown\n"
+          "  --only LIST  run just these phases (comma-separated): durable, batch,\n"
+          "               tree_append, verify, open, rebuild, get, export, tree_rebuild,\n"
+          "               scale, file; the big chain is built for those that read it\n"
           "Exit status: 0 every target met, 1 a target missed, 2 could not run.\n",
           f);
 }
@@ -98,11 +101,57 @@ static void parse_args(opts *o, int argc, char **argv)
             o->base = v;
         else if (strcmp(a, "--tool") == 0)
             o->tool = v;
+        else if (strcmp(a, "--only") == 0)
+            o->only = v;
         else
             fatal("unknown option %s (see --help)", a);
     }
     if (o->records < BATCH)
         fatal("--records: at least %d (appends at that size are the comparison)", BATCH);
+}
+
+static const char *const phase_names[] = {"durable", "batch",  "tree_append", "build",
+                                          "verify",  "open",   "rebuild",     "get",
+                                          "export",  "tree_rebuild", "scale", "file"};
+
+/* Every name in --only is a phase's. */
+static void check_only(const char *only)
+{
+    for (const char *p = only; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        bool known = false;
+        for (size_t i = 0; i < sizeof phase_names / sizeof *phase_names; i++)
+            known |= strlen(phase_names[i]) == n && strncmp(phase_names[i], p, n) == 0;
+        if (!known)
+            fatal("--only: no phase '%.*s' (see --help)", (int)n, p);
+        p += n + (p[n] == ',');
+    }
+}
+
+static bool listed(const char *only, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = only; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        if (n == len && strncmp(p, name, n) == 0)
+            return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+/* The big chain is built for every phase that reads it, and the tree's
+ * rebuild proves against the checkpoint the export phase signs. */
+bool phase_wanted(const bench *b, const char *name)
+{
+    const char *only = b->o.only;
+    if (only == NULL || listed(only, name))
+        return true;
+    if (strcmp(name, "build") == 0)
+        return listed(only, "verify") || listed(only, "open") || listed(only, "rebuild") ||
+               listed(only, "get") || listed(only, "export") || listed(only, "tree_rebuild") ||
+               listed(only, "scale");
+    return strcmp(name, "export") == 0 && listed(only, "tree_rebuild");
 }
 
 /* ---------------------------------------------------------------- set-up */
@@ -154,6 +203,8 @@ void bench_start(bench *b, int argc, char **argv)
 {
     ac_error err;
     parse_args(&b->o, argc, argv);
+    if (b->o.only != NULL)
+        check_only(b->o.only);
     if (sodium_init() < 0)
         fatal("sodium_init failed");
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
