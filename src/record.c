@@ -37,13 +37,33 @@ static const uint8_t rec_key_len[K_COUNT] = {7, 8, 9, 9, 9, 10, 11, 12, 12, 13, 
 
 #define MAX_CHAIN_INDEX ((uint64_t)INT64_MAX)
 
-/* A byte string of exactly n bytes at *pos; its data pointer or NULL. */
+/* A byte string of exactly n bytes (n < 256) at *pos; its data pointer or
+ * NULL.  Such a string has one deterministic head (major type 2, the length
+ * in the initial byte below 24, else in one more byte), so comparing the head
+ * is the whole check: the tokenizer need not be asked. */
 static const uint8_t *read_fixed_bytes(const uint8_t *b, size_t len, size_t *pos, size_t n)
 {
-    det_token t;
-    if (det_token_read(b, len, pos, &t) != 0 || t.type != DET_BYTES || t.val != n)
+    size_t head = n < 24 ? 1 : 2;
+    if (len - *pos < head + n)
         return NULL;
-    return t.data;
+    const uint8_t *p = b + *pos;
+    if (head == 1 ? p[0] != (0x40 | n) : (p[0] != 0x58 || p[1] != n))
+        return NULL;
+    *pos += head + n;
+    return p + head;
+}
+
+/* The key k at *pos: like the fixed byte strings, each key has one
+ * deterministic encoding (a one-byte text head, since every key is shorter
+ * than 24 bytes, then its ASCII), so a comparison decodes it. */
+static bool read_key(const uint8_t *b, size_t len, size_t *pos, int k)
+{
+    size_t klen = rec_key_len[k];
+    if (len - *pos < 1 + klen || b[*pos] != (0x60 | klen) ||
+        memcmp(b + *pos + 1, rec_keys[k], klen) != 0)
+        return false;
+    *pos += 1 + klen;
+    return true;
 }
 
 static int read_uint(const uint8_t *b, size_t len, size_t *pos, uint64_t *v)
@@ -134,14 +154,13 @@ int rec_decode(const uint8_t *body, size_t len, ac_rec *out, const char **why)
     if (why == NULL)
         why = &dummy;
     memset(out, 0, sizeof *out);
-    size_t pos = 0;
-    det_token t;
-    if (det_token_read(body, len, &pos, &t) != 0 || t.type != DET_MAP || t.val != K_COUNT)
+    /* The map of eleven pairs has one head too: 0xa0 | 11. */
+    if (len == 0 || body[0] != (0xa0 | K_COUNT))
         return refuse(why, "not a map of eleven keys in deterministic CBOR");
+    size_t pos = 1;
     for (int k = 0; k < K_COUNT; k++) {
-        size_t klen = rec_key_len[k], key_start = pos;
-        if (det_token_read(body, len, &pos, &t) != 0 || t.type != DET_TEXT || t.val != klen ||
-            memcmp(t.data, rec_keys[k], klen) != 0)
+        size_t key_start = pos;
+        if (!read_key(body, len, &pos, k))
             return refuse(why, "keys are not the record's eleven in deterministic order");
         if (read_value(body, len, &pos, (enum rec_key)k, out, why) != 0)
             return -1;
