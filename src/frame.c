@@ -55,13 +55,29 @@ int fwin_init(frame_win *w, int fd, uint64_t start, uint64_t end, size_t cap)
 void fwin_free(frame_win *w)
 {
     free(w->buf);
-    w->buf = NULL;
+    free(w->spare);
+    w->buf = w->spare = NULL;
+}
+
+int fwin_double(frame_win *w)
+{
+    if (w->spare == NULL)
+        w->spare = malloc(w->cap);
+    return w->spare != NULL ? 0 : -1;
 }
 
 int fwin_refill(frame_win *w)
 {
     size_t keep = w->len - w->next;
-    memmove(w->buf, w->buf + w->next, keep);
+    if (w->spare != NULL) {
+        /* The bodies handed out from this buffer stay where they are. */
+        uint8_t *old = w->buf;
+        memcpy(w->spare, old + w->next, keep);
+        w->buf = w->spare;
+        w->spare = old;
+    } else {
+        memmove(w->buf, w->buf + w->next, keep);
+    }
     w->base += w->next;
     w->next = 0;
     w->len = keep;

@@ -280,11 +280,13 @@ void witness_read(const ac_rec *rec, witness_view *out);
 
 /* A window of chain.bin read in large chunks, split into frames in place.
  * Frame bodies handed out point into the window and stay valid until the
- * next fwin_refill. */
+ * next fwin_refill, or with a second buffer (fwin_double) until the one
+ * after: a refill then reads into the other buffer. */
 typedef struct frame_win {
     int fd;
     uint64_t end;  /* file size considered */
     uint8_t *buf;
+    uint8_t *spare; /* the other buffer, or NULL */
     size_t cap;
     uint64_t base; /* file offset of buf[0] */
     size_t len;    /* bytes held */
@@ -304,6 +306,8 @@ typedef enum fwin_status {
  * AC_MAX_RECORD_SIZE + 4). 0, or -1 out of memory. */
 int fwin_init(frame_win *w, int fd, uint64_t start, uint64_t end, size_t cap);
 void fwin_free(frame_win *w);
+/* Gives the window its second buffer. 0, or -1 out of memory. */
+int fwin_double(frame_win *w);
 
 /* The next frame: its offset, body and body length. */
 fwin_status fwin_next(frame_win *w, uint64_t *off, const uint8_t **body, uint32_t *len);
@@ -347,7 +351,8 @@ typedef struct scanner {
 enum {
     SCAN_FRAME,   /* a complete frame: off, body, len, index */
     SCAN_FLUSH,   /* the window is about to move: finish with the bodies handed
-                     out so far, then call again */
+                     out so far (double-buffered: those handed out before the
+                     previous SCAN_FLUSH), then call again */
     SCAN_END,     /* clean end: off is the end of the last frame */
     SCAN_TORN,    /* a torn tail (no record inside it) at off, tail_len bytes */
     SCAN_DAMAGED, /* a damaged length prefix at off (a record follows it);
@@ -446,6 +451,31 @@ int fold_check_sig(fold *f, const uint8_t *body, size_t len, const ac_rec *rec,
  * reason it fails (the fold unchanged, *detail says why); *rc is AC_ENOMEM
  * when it could not decide. */
 ac_reason fold_step(fold *f, fold_in *in, const char **detail, int *rc);
+
+/* ---------------------------------------------------------------- pool.c */
+
+#define POOL_MAX_THREADS 256
+
+/* Item i of a posted batch, with the calling thread's own hasher and
+ * scratch (AC_MAX_RECORD_SIZE bytes).  Must be thread-safe across items. */
+typedef void (*pool_fn)(void *ctx, size_t i, ac_hasher *h, uint8_t *scratch);
+
+typedef struct pool pool;
+
+/* `threads` (0: one per online CPU, at most POOL_MAX_THREADS) counted with
+ * the caller's own; the number a request comes to. */
+unsigned pool_threads(unsigned threads);
+/* A pool of threads - 1 helpers (none for 1: the caller then does all the
+ * work; fewer when the system will not start more).  NULL out of memory. */
+pool *pool_new(unsigned threads);
+void pool_free(pool *p); /* NULL is fine */
+/* Posts items 0..n-1 of fn: the helpers start on them at once. */
+void pool_post(pool *p, pool_fn fn, void *ctx, size_t n);
+/* Works on the posted items beside the helpers until none is left, and
+ * returns when all are done.  Nothing posted: returns at once. */
+void pool_finish(pool *p, ac_hasher *h, uint8_t *scratch);
+/* pool_post, then pool_finish. */
+void pool_run(pool *p, pool_fn fn, void *ctx, size_t n, ac_hasher *h, uint8_t *scratch);
 
 /* ---------------------------------------------------------------- walk.c */
 

@@ -2,159 +2,60 @@
  * each record's independent work (decoding, hashing and, for verification,
  * the Ed25519 check), and then the fold runs over the batch in order.  The
  * rebuild of the head state and verification are the same walk at two
- * depths; memory stays at a window and a batch whatever the chain's length. */
-#include <pthread.h>
-#include <stdatomic.h>
+ * depths; memory stays at two windows and two batches whatever the chain's
+ * length.
+ *
+ * Decision: a pipeline.  While the helpers prepare one batch, this thread
+ * folds the batch before it and scans the next; the scanner's second buffer
+ * keeps the posted batch's bodies in place meanwhile.  The serial work (the
+ * scan, the fold) then hides behind the parallel work instead of leaving
+ * the other cores idle. */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "internal.h"
 
-#define WINDOW (8u << 20)
+#define WINDOW (2u << 20) /* each of the scanner's two buffers */
 /* Below this many bytes to read, threads cost more than they save. */
 #define THREADS_FROM (1u << 20)
 
-typedef struct vpool {
-    pthread_mutex_t mu;
-    pthread_cond_t work, done;
-    fold_in *batch;
+typedef struct batch {
+    fold_in *in;
     size_t n;
-    atomic_size_t next;
-    unsigned busy;       /* workers still on the current batch */
-    uint64_t generation; /* bumped per batch */
-    bool stop;
-    pthread_t *threads;
-    unsigned nthreads;    /* helpers, besides the calling thread */
-    size_t scratch_size;  /* for canonical bytes: the largest frame possible */
     bool check_sig;
-} vpool;
-
-static void run_batch(vpool *p, ac_hasher *h, uint8_t *scratch)
-{
-    for (;;) {
-        size_t i = atomic_fetch_add(&p->next, 8);
-        if (i >= p->n)
-            return;
-        size_t end = i + 8 < p->n ? i + 8 : p->n;
-        for (; i < end; i++)
-            fold_prepare(&p->batch[i], h, scratch, p->check_sig);
-    }
-}
-
-static void *worker(void *arg)
-{
-    vpool *p = arg;
-    ac_hasher *h = hasher_new();
-    uint8_t *scratch = malloc(p->scratch_size);
-    uint64_t seen = 0;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (!p->stop && p->generation == seen)
-            pthread_cond_wait(&p->work, &p->mu);
-        if (p->stop)
-            break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
-        if (h != NULL && scratch != NULL)
-            run_batch(p, h, scratch); /* without them the caller does the work */
-        pthread_mutex_lock(&p->mu);
-        if (--p->busy == 0)
-            pthread_cond_signal(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
-    hasher_free(h);
-    free(scratch);
-    return NULL;
-}
-
-static void pool_stop(vpool *p)
-{
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
-    for (unsigned i = 0; i < p->nthreads; i++)
-        pthread_join(p->threads[i], NULL);
-    free(p->threads);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->work);
-    pthread_cond_destroy(&p->done);
-}
-
-static int pool_start(vpool *p, unsigned helpers, size_t scratch_size, bool check_sig)
-{
-    memset(p, 0, sizeof *p);
-    p->scratch_size = scratch_size;
-    p->check_sig = check_sig;
-    if (pthread_mutex_init(&p->mu, NULL) != 0)
-        return -1;
-    pthread_cond_init(&p->work, NULL);
-    pthread_cond_init(&p->done, NULL);
-    p->threads = calloc(helpers ? helpers : 1, sizeof *p->threads);
-    if (p->threads == NULL) {
-        pool_stop(p);
-        return -1;
-    }
-    for (; p->nthreads < helpers; p->nthreads++)
-        if (pthread_create(&p->threads[p->nthreads], NULL, worker, p) != 0)
-            break; /* fewer helpers is slower, not wrong */
-    return 0;
-}
-
-/* Checks a batch with every thread, the caller's included. */
-static void pool_run(vpool *p, fold_in *batch, size_t n, ac_hasher *h, uint8_t *scratch)
-{
-    pthread_mutex_lock(&p->mu);
-    p->batch = batch;
-    p->n = n;
-    atomic_store(&p->next, 0);
-    p->busy = p->nthreads;
-    p->generation++;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->mu);
-    run_batch(p, h, scratch);
-    pthread_mutex_lock(&p->mu);
-    while (p->busy > 0)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
-}
-
-/* ---------------------------------------------------------------- the walk */
-
-static unsigned thread_count(unsigned want)
-{
-    if (want == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        want = n > 0 ? (unsigned)n : 1;
-    }
-    return want > 256 ? 256 : want;
-}
+} batch;
 
 typedef struct walker {
     fold *f;
     const walk_opts *o;
     walk_end *end;
-    vpool pool;
-    bool pooled;
+    pool *pool;
     ac_hasher *hasher;
     uint8_t *scratch;
-    fold_in *batch;
+    batch b[2];  /* the one being filled (b[fill]) and the one posted */
+    int fill;
+    bool posted; /* b[!fill] is in the pool's hands */
     size_t cap;
     bool stop;
     int rc;
 } walker;
 
-/* Prepares a batch (in parallel when pooled), then folds it in order. */
-static void flush(walker *w, size_t n)
+static void prepare_item(void *ctx, size_t i, ac_hasher *h, uint8_t *scratch)
 {
-    if (w->pooled)
-        pool_run(&w->pool, w->batch, n, w->hasher, w->scratch);
-    else
-        for (size_t i = 0; i < n; i++)
-            fold_prepare(&w->batch[i], w->hasher, w->scratch, w->o->check_sig);
-    for (size_t i = 0; i < n && !w->stop; i++) {
-        fold_in *in = &w->batch[i];
+    batch *b = ctx;
+    fold_prepare(&b->in[i], h, scratch, b->check_sig);
+}
+
+/* Helps prepare the posted batch, then folds it in order. */
+static void fold_posted(walker *w)
+{
+    if (!w->posted)
+        return;
+    batch *b = &w->b[!w->fill];
+    pool_finish(w->pool, w->hasher, w->scratch);
+    w->posted = false;
+    for (size_t i = 0; i < b->n && !w->stop; i++) {
+        fold_in *in = &b->in[i];
         const char *detail;
         ac_reason reason = fold_step(w->f, in, &detail, &w->rc);
         if (w->rc != AC_OK) {
@@ -177,32 +78,59 @@ static void flush(walker *w, size_t n)
         w->o->progress(w->o->ctx, w->f->st.record_count);
 }
 
+/* The pipeline's step: the batch posted before is folded, and the one just
+ * filled posted, so that the helpers prepare it while this thread scans the
+ * next frames (whose window the scanner keeps apart: double-buffered). */
+static void hand_over(walker *w)
+{
+    fold_posted(w);
+    batch *b = &w->b[w->fill];
+    if (w->stop || b->n == 0) {
+        b->n = 0;
+        return;
+    }
+    pool_post(w->pool, prepare_item, b, b->n);
+    w->posted = true;
+    w->fill = !w->fill;
+    w->b[w->fill].n = 0;
+}
+
+/* Everything scanned, folded. */
+static void drain(walker *w)
+{
+    hand_over(w);
+    fold_posted(w);
+}
+
 static int walk_frames(ac_chain *c, walker *w, uint64_t size, ac_error *err)
 {
     scanner s;
     fold *f = w->f;
     int rc = scan_init(&s, c->fd, c->dir, f->st.chain_size, f->st.record_count, size, WINDOW, err);
-    size_t n = 0;
+    if (rc == AC_OK && fwin_double(&s.w) != 0)
+        rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
     while (rc == AC_OK && !w->stop) {
         scan_frame fr;
         int st = scan_next(&s, &fr, err);
         if (st == SCAN_FRAME) {
-            w->batch[n] = (fold_in){.off = fr.off, .body = fr.body, .len = fr.len};
+            batch *b = &w->b[w->fill];
+            b->in[b->n++] = (fold_in){.off = fr.off, .body = fr.body, .len = fr.len};
             /* Stop at the range's end: no work on records not asked for. */
-            if (++n == w->cap || fr.index == w->o->end) {
-                flush(w, n);
-                n = 0;
-            }
+            if (fr.index == w->o->end)
+                drain(w);
+            else if (b->n == w->cap)
+                hand_over(w);
             continue;
         }
-        /* What came before the window's end or the tail. */
-        flush(w, n);
-        n = 0;
+        if (st == SCAN_FLUSH) {
+            hand_over(w);
+            continue;
+        }
+        /* What came before the tail or the error. */
+        drain(w);
         if (st < 0) {
             rc = st;
-        } else if (w->stop || st == SCAN_FLUSH) {
-            continue;
-        } else {
+        } else if (!w->stop) {
             *w->end = (walk_end){.kind = st, .index = fr.index, .off = fr.off,
                                  .tail_len = fr.tail_len};
             if (st == SCAN_DAMAGED)
@@ -211,6 +139,7 @@ static int walk_frames(ac_chain *c, walker *w, uint64_t size, ac_error *err)
             break;
         }
     }
+    fold_posted(w); /* no helper may be left on a buffer about to go */
     scan_free(&s);
     if (rc == AC_OK && w->rc != AC_OK)
         rc = ac_fail(err, w->rc, -1, "out of memory");
@@ -228,41 +157,35 @@ int chain_walk(ac_chain *c, fold *f, uint64_t size, const walk_opts *o, walk_end
     /* Buffers to the span: no frame is larger, and a batch need not hold
      * more frames than it could. */
     size_t scratch = span < AC_MAX_RECORD_SIZE ? (size_t)span + 1 : AC_MAX_RECORD_SIZE;
-    w.cap = span / 64 < 16 ? 16 : span / 64 > (1u << 14) ? 1u << 14 : (size_t)(span / 64);
-    unsigned threads = span < THREADS_FROM ? 1 : thread_count(o->threads);
-    w.batch = calloc(w.cap, sizeof *w.batch);
+    w.cap = span / 64 < 16 ? 16 : span / 64 > 4096 ? 4096 : (size_t)(span / 64);
+    for (int i = 0; i < 2; i++)
+        w.b[i] = (batch){.in = calloc(w.cap, sizeof(fold_in)), .check_sig = o->check_sig};
     w.scratch = malloc(scratch);
     w.hasher = hasher_new();
+    w.pool = pool_new(span < THREADS_FROM ? 1 : o->threads);
     int rc = AC_OK;
-    if (!w.batch || !w.scratch || !w.hasher)
+    if (!w.b[0].in || !w.b[1].in || !w.scratch || !w.hasher || !w.pool)
         rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
-    else if (threads > 1 && pool_start(&w.pool, threads - 1, scratch, o->check_sig) == 0)
-        w.pooled = true; /* without the pool the caller's thread does it all */
     if (rc == AC_OK)
         rc = walk_frames(c, &w, size, err);
-    if (w.pooled)
-        pool_stop(&w.pool);
-    free(w.batch);
+    pool_free(w.pool);
+    free(w.b[0].in);
+    free(w.b[1].in);
     free(w.scratch);
     hasher_free(w.hasher);
     return rc;
 }
 
-int walk_prepare(fold_in *batch, size_t n, unsigned threads, bool check_sig)
+int walk_prepare(fold_in *in, size_t n, unsigned threads, bool check_sig)
 {
+    batch b = {.in = in, .n = n, .check_sig = check_sig};
     ac_hasher *h = hasher_new();
     uint8_t *scratch = malloc(AC_MAX_RECORD_SIZE);
-    int rc = h && scratch ? AC_OK : AC_ENOMEM;
-    vpool pool;
-    threads = thread_count(threads);
-    if (rc == AC_OK && threads > 1 && n >= 64 &&
-        pool_start(&pool, threads - 1, AC_MAX_RECORD_SIZE, check_sig) == 0) {
-        pool_run(&pool, batch, n, h, scratch);
-        pool_stop(&pool);
-    } else if (rc == AC_OK) {
-        for (size_t i = 0; i < n; i++)
-            fold_prepare(&batch[i], h, scratch, check_sig);
-    }
+    pool *p = pool_new(n >= 64 ? threads : 1);
+    int rc = h && scratch && p ? AC_OK : AC_ENOMEM;
+    if (rc == AC_OK)
+        pool_run(p, prepare_item, &b, n, h, scratch);
+    pool_free(p);
     hasher_free(h);
     free(scratch);
     return rc;

@@ -282,35 +282,55 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     p->last_total = total;
 }
 
-/* A chain of 3000 records with a rotation at 1500 (k1, then k2). */
-static void build_big_chain(const char *dir)
+/* A chain of n records, with a rotation at n / 2 (k1, then k2) when
+ * `rotate`, each carrying `pad` bytes of metadata. */
+static void build_chain_of(const char *dir, uint64_t n, bool rotate, size_t pad)
 {
     ac_key *k1 = tu_load_key("k1"), *k2 = tu_load_key("k2");
     uint8_t p2[AC_PUBKEY_SIZE];
     ac_key_pubkey(k2, p2);
+    ac_meta *m = NULL;
+    char *text = NULL;
+    if (pad > 0) {
+        text = malloc(pad + 1);
+        assert_non_null(text);
+        memset(text, 'p', pad);
+        text[pad] = '\0';
+        TU_OK(ac_meta_new(&m, NULL));
+        TU_OK(ac_meta_set_text(m, "pad", text, NULL));
+    }
     ac_chain *c = tu_open_chain(dir, AC_OPEN_CREATE);
     ac_entry e[64];
     for (size_t k = 0; k < 64; k++) {
         memset(e[k].content_hash, (int)k, AC_HASH_SIZE);
         e[k].content_type = "image/jpeg";
-        e[k].metadata = NULL;
+        e[k].metadata = m;
     }
-    uint64_t n = 0;
-    while (n < 3000) {
-        if (n == 1500) {
+    uint64_t half = rotate ? n / 2 : n, done = 0;
+    while (done < n) {
+        if (done == half) {
             TU_OK(ac_append_rotation(c, k1, p2, NULL, NULL));
-            n++;
+            done++;
             continue;
         }
-        size_t batch = n < 1500 ? 1500 - n : 3000 - n;
+        uint64_t batch = done < half ? half - done : n - done;
         if (batch > 64)
             batch = 64;
-        TU_OK(ac_append_batch(c, n < 1500 ? k1 : k2, e, batch, NULL, NULL));
-        n += batch;
+        TU_OK(ac_append_batch(c, done < half ? k1 : k2, e, (size_t)batch, NULL, NULL));
+        done += batch;
     }
     tu_close_chain(c);
+    ac_meta_free(m);
+    free(text);
     ac_key_free(k1);
     ac_key_free(k2);
+}
+
+/* 3000 records with a rotation at 1500, of about 2.4 KB each: the walk
+ * reads them in several windows, and the rotation is not in the first. */
+static void build_big_chain(const char *dir)
+{
+    build_chain_of(dir, 3000, true, 2000);
 }
 
 /* The offset in chain.bin of the signature bytes of record i. */
@@ -343,6 +363,20 @@ static void compare_threads(ac_chain *c, uint64_t start, uint64_t end)
         ac_report_free(more);
     }
     ac_report_free(one);
+}
+
+/* Opens dir without its caches: the rebuild must stop at record `index`. */
+static void assert_rebuild_fails_at(const char *dir, uint64_t index)
+{
+    (void)tu_unlink(dir, "state.cbor");
+    (void)tu_unlink(dir, "index.bin");
+    (void)tu_unlink(dir, "merkle.bin");
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_READONLY);
+    ac_state st;
+    ac_error err;
+    assert_int_equal(ac_chain_state(c, &st, &err), AC_ECORRUPT);
+    assert_int_equal(err.index, (int64_t)index);
+    tu_close_chain(c);
 }
 
 /* The 3000-record chain, built once for the tests that read it. */
@@ -407,6 +441,42 @@ static void test_threads_identical(void **state)
     ac_report_free(rep);
     compare_threads(c, 0, UINT64_MAX);
     tu_close_chain(c);
+    /* The rebuild (no state.cbor) meets it too: a damaged signature breaks
+     * the next record's link. */
+    assert_rebuild_fails_at(dir, 701);
+    tu_rmtree(dir);
+}
+
+/* Small records, many to a window: the walk hands a full batch to the
+ * threads before the window ends, and the next batch comes from the same
+ * window. */
+static void test_threads_small_records(void **state)
+{
+    (void)state;
+    char dir[2100];
+    tu_subdir(dir, sizeof dir, big_base, "small");
+    build_chain_of(dir, 5000, false, 0);
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_READONLY);
+    ac_report *rep = verify_range(c, 0, UINT64_MAX, 2);
+    assert_int_equal(ac_report_valid(rep), 1);
+    assert_int_equal(ac_report_records(rep), 5000);
+    ac_report_free(rep);
+    uint64_t sig[] = {signature_offset(c, 4999), signature_offset(c, 4500),
+                      signature_offset(c, 4096), signature_offset(c, 4095)};
+    tu_close_chain(c);
+    /* Each damage in turn, the latest first: the first failure wins. */
+    static const uint64_t at[] = {4999, 4500, 4096, 4095};
+    for (size_t k = 0; k < 4; k++) {
+        flip_byte(dir, sig[k]);
+        c = tu_open_chain(dir, AC_OPEN_READONLY);
+        rep = verify_range(c, 0, UINT64_MAX, 2);
+        assert_int_equal(ac_report_fail_index(rep), at[k]);
+        ac_report_free(rep);
+        compare_threads(c, 0, UINT64_MAX);
+        tu_close_chain(c);
+        /* The head's own signature is the one the rebuild checks. */
+        assert_rebuild_fails_at(dir, at[k] < 4999 ? at[k] + 1 : 4999);
+    }
     tu_rmtree(dir);
 }
 
@@ -582,6 +652,7 @@ int main(void)
     const struct CMUnitTest big_tests[] = {
         cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_progress),
+        cmocka_unit_test(test_threads_small_records),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     failed += cmocka_run_group_tests(big_tests, big_setup, big_teardown);
