@@ -249,25 +249,6 @@ const kept_cp *kept_newest_signed(ac_chain *c, const kept_cp *k, size_t n, const
 
 /* ---------------------------------------------------------------- roots */
 
-/* Extends r with the leaves of records r->size .. n-1, hashed from chain.bin. */
-static int extend_from_chain(ac_chain *c, mrange *r, uint64_t n, ac_error *err)
-{
-    if (r->size >= n)
-        return AC_OK;
-    scanner s;
-    int rc = scan_from_record(c, r->size, 4u << 20, &s, err);
-    while (rc == AC_OK && r->size < n) {
-        scan_frame f;
-        uint8_t leaf[AC_HASH_SIZE];
-        if ((rc = scan_next_record(&s, &f, err)) == AC_OK &&
-            (tree_leaf(c->hasher, f.body, f.len, leaf) != AC_OK ||
-             mrange_push(r, c->hasher, leaf, NULL, NULL) != AC_OK))
-            rc = ac_fail(err, AC_ECRYPTO, -1, "SHA-256 failed");
-    }
-    scan_free(&s);
-    return rc;
-}
-
 int tree_root_checked(ac_chain *c, uint64_t size, uint8_t root[AC_HASH_SIZE], ac_error *err)
 {
     if (size > c->f.st.record_count)
@@ -302,7 +283,7 @@ int tree_root_checked(ac_chain *c, uint64_t size, uint8_t root[AC_HASH_SIZE], ac
     }
     kept_free(k, nk);
     if (rc == AC_OK)
-        rc = extend_from_chain(c, &r, size, err);
+        rc = tree_push_chain(c, &r, size, false, err);
     if (rc == AC_OK && mrange_root(&r, c->hasher, root) != AC_OK)
         rc = ac_fail(err, AC_ECRYPTO, -1, "SHA-256 failed");
     /* A cache that disagrees is dropped: the next operation rebuilds it. */
@@ -571,7 +552,7 @@ ac_status ac_chain_fork_evidence(ac_chain *c, char **out, size_t *len, ac_error 
         uint8_t key[AC_PUBKEY_SIZE];
         checkpoint_key(&c->f, k[i].size, key);
         signed_ok[i] = kept_signed(&k[i], origin, key) == 1;
-        if ((rc = extend_from_chain(c, &r, k[i].size, err)) == AC_OK &&
+        if ((rc = tree_push_chain(c, &r, k[i].size, false, err)) == AC_OK &&
             mrange_root(&r, c->hasher, roots[i]) != AC_OK)
             rc = ac_fail(err, AC_ECRYPTO, -1, "SHA-256 failed");
     }

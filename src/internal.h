@@ -377,6 +377,10 @@ void scan_free(scanner *s);
  * read failed; err filled).  SCAN_DAMAGED also fills err. */
 int scan_next(scanner *s, scan_frame *f, ac_error *err);
 
+/* What a status other than SCAN_FRAME or SCAN_FLUSH means in a range the
+ * state says is complete: the error scan_next_record returns for it. */
+int scan_end_error(scanner *s, int st, const scan_frame *f, ac_error *err);
+
 /* The next frame of a range the state says is complete, used before the
  * next is asked for: AC_OK with *f; AC_ECORRUPT naming the record when the
  * file no longer holds it whole (damage, or cut since); a read error. */
@@ -455,6 +459,8 @@ ac_reason fold_step(fold *f, fold_in *in, const char **detail, int *rc);
 /* ---------------------------------------------------------------- pool.c */
 
 #define POOL_MAX_THREADS 256
+/* Below this many bytes to read, threads cost more than they save. */
+#define POOL_THREADS_FROM (1u << 20)
 
 /* Item i of a posted batch, with the calling thread's own hasher and
  * scratch (AC_MAX_RECORD_SIZE bytes).  Must be thread-safe across items. */
@@ -541,6 +547,12 @@ int tree_leaf(ac_hasher *h, const uint8_t *body, size_t len, uint8_t out[AC_HASH
 /* An ac_merkle_read_fn over the chain's tree store; ctx is the chain. */
 int tree_read(void *ctx, const uint64_t *idx, size_t n, uint8_t (*out)[AC_HASH_SIZE],
               ac_error *err);
+
+/* Pushes the leaves of records r->size..n-1, hashed from chain.bin (by every
+ * thread for a long span), into r; with `store`, also what they store (r
+ * must then be the store's own range).  AC_OK, AC_ECORRUPT naming a record
+ * the file no longer holds, AC_EIO, AC_ENOMEM, AC_ECRYPTO. */
+int tree_push_chain(ac_chain *c, mrange *r, uint64_t n, bool store, ac_error *err);
 
 /* Brings the state up to date, then the tree store to every record of it
  * (merkle.bin, or memory when it cannot be written). AC_OK or an error. */

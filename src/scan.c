@@ -55,8 +55,11 @@ int scan_next_record(scanner *s, scan_frame *f, ac_error *err)
     int st;
     while ((st = scan_next(s, f, err)) == SCAN_FLUSH)
         ; /* each frame is used before the next is asked for */
-    if (st == SCAN_FRAME)
-        return AC_OK;
+    return st == SCAN_FRAME ? AC_OK : scan_end_error(s, st, f, err);
+}
+
+int scan_end_error(scanner *s, int st, const scan_frame *f, ac_error *err)
+{
     if (st < 0)
         return st;
     if (st == SCAN_DAMAGED)

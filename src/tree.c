@@ -15,6 +15,7 @@
  * reading any. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -235,46 +236,145 @@ static int tree_load(ac_chain *c, ac_error *err)
     return AC_OK;
 }
 
+/* ---------------------------------------------------------------- leaves from chain.bin */
+
+#define LEAF_BATCH 4096
+#define LEAF_WINDOW (2u << 20) /* each of the scanner's two buffers */
+#define STORE_BATCH 8192       /* stored hashes per write */
+
+typedef struct leaf_batch {
+    const uint8_t *body[LEAF_BATCH];
+    uint32_t len[LEAF_BATCH];
+    uint8_t leaf[LEAF_BATCH][AC_HASH_SIZE];
+    size_t n;
+    atomic_bool failed;
+} leaf_batch;
+
+/* Hashing leaves from chain.bin, as walk.c walks records: the helpers hash
+ * one batch while this thread pushes the one before into the range (the
+ * node hashes, in order) and scans the next into the other buffer. */
+typedef struct leafer {
+    ac_chain *c;
+    mrange *r;
+    bool store; /* the pushes' stored hashes go to the chain's store */
+    pool *pool;
+    leaf_batch *b[2]; /* being filled (b[fill]) and posted */
+    int fill;
+    bool posted;
+    uint8_t (*held)[AC_HASH_SIZE]; /* stored hashes not yet written */
+    size_t nheld;
+    uint64_t pos; /* where they go in the store */
+} leafer;
+
+static void hash_leaf(void *ctx, size_t i, ac_hasher *h, uint8_t *scratch)
+{
+    leaf_batch *b = ctx;
+    (void)scratch;
+    if (tree_leaf(h, b->body[i], b->len[i], b->leaf[i]) != AC_OK)
+        atomic_store(&b->failed, true);
+}
+
+static int flush_held(leafer *l, ac_error *err)
+{
+    int rc = l->nheld > 0 ? store_put(l->c, l->pos, l->held[0], l->nheld, err) : AC_OK;
+    l->pos += l->nheld;
+    l->nheld = 0;
+    return rc;
+}
+
+/* Waits for the posted batch's leaves and pushes them into the range. */
+static int push_posted(leafer *l, ac_error *err)
+{
+    if (!l->posted)
+        return AC_OK;
+    leaf_batch *b = l->b[!l->fill];
+    pool_finish(l->pool, l->c->hasher, NULL);
+    l->posted = false;
+    int rc = atomic_load(&b->failed) ? ac_fail(err, AC_ECRYPTO, -1, "SHA-256 failed") : AC_OK;
+    for (size_t i = 0; rc == AC_OK && i < b->n; i++) {
+        size_t k = 0;
+        if (mrange_push(l->r, l->c->hasher, b->leaf[i], l->store ? l->held + l->nheld : NULL,
+                        &k) != AC_OK)
+            rc = ac_fail(err, AC_ECRYPTO, -1, "SHA-256 failed");
+        l->nheld += k;
+        if (rc == AC_OK && l->nheld >= STORE_BATCH)
+            rc = flush_held(l, err);
+    }
+    return rc;
+}
+
+/* The batch before pushed, the one filled posted. */
+static int leaves_hand_over(leafer *l, ac_error *err)
+{
+    int rc = push_posted(l, err);
+    leaf_batch *b = l->b[l->fill];
+    if (rc != AC_OK || b->n == 0)
+        return rc;
+    atomic_store(&b->failed, false);
+    pool_post(l->pool, hash_leaf, b, b->n);
+    l->posted = true;
+    l->fill = !l->fill;
+    l->b[l->fill]->n = 0;
+    return AC_OK;
+}
+
+int tree_push_chain(ac_chain *c, mrange *r, uint64_t n, bool store, ac_error *err)
+{
+    if (r->size >= n)
+        return AC_OK;
+    leafer l = {.c = c, .r = r, .store = store};
+    scanner s;
+    int rc = scan_from_record(c, r->size, LEAF_WINDOW, &s, err);
+    uint64_t span = s.w.end - s.w.base, scanned = r->size;
+    if (store)
+        (void)ac_merkle_stored_count(r->size, &l.pos, NULL);
+    l.b[0] = malloc(sizeof *l.b[0]);
+    l.b[1] = malloc(sizeof *l.b[1]);
+    l.held = store ? malloc((STORE_BATCH + AC_MERKLE_MAX_STORED) * AC_HASH_SIZE) : NULL;
+    l.pool = pool_new(span < POOL_THREADS_FROM ? 1 : c->threads);
+    if (rc == AC_OK && (!l.b[0] || !l.b[1] || (store && !l.held) || !l.pool ||
+                        fwin_double(&s.w) != 0))
+        rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    if (rc == AC_OK)
+        l.b[0]->n = l.b[1]->n = 0;
+    while (rc == AC_OK && scanned < n) {
+        scan_frame f;
+        int st = scan_next(&s, &f, err);
+        if (st == SCAN_FRAME) {
+            leaf_batch *b = l.b[l.fill];
+            b->body[b->n] = f.body;
+            b->len[b->n++] = f.len;
+            scanned++;
+            if (b->n == LEAF_BATCH)
+                rc = leaves_hand_over(&l, err);
+        } else if (st == SCAN_FLUSH) {
+            rc = leaves_hand_over(&l, err);
+        } else {
+            rc = scan_end_error(&s, st, &f, err);
+        }
+    }
+    if (rc == AC_OK)
+        rc = leaves_hand_over(&l, err);
+    if (rc == AC_OK)
+        rc = push_posted(&l, err);
+    if (l.posted) /* no helper may be left on a buffer about to go */
+        pool_finish(l.pool, c->hasher, NULL);
+    if (rc == AC_OK && store)
+        rc = flush_held(&l, err);
+    pool_free(l.pool);
+    scan_free(&s);
+    free(l.b[0]);
+    free(l.b[1]);
+    free(l.held);
+    return rc;
+}
+
 /* Folds records c->tree_n.. of chain.bin into the store. */
 static int tree_extend(ac_chain *c, ac_error *err)
 {
-    scanner s;
-    ac_hasher *h = hasher_new();
-    enum { BUF_HASHES = 8192 };
-    uint8_t(*buf)[AC_HASH_SIZE] = malloc((BUF_HASHES + AC_MERKLE_MAX_STORED) * AC_HASH_SIZE);
-    if (h == NULL || buf == NULL) {
-        hasher_free(h);
-        free(buf);
-        return ac_fail(err, AC_ENOMEM, -1, "out of memory");
-    }
-    uint64_t pos;
-    (void)ac_merkle_stored_count(c->tree_n, &pos, NULL);
-    size_t held = 0;
-    int rc = scan_from_record(c, c->tree_n, 4u << 20, &s, err);
-    while (rc == AC_OK && c->tree_n < c->f.st.record_count) {
-        scan_frame f;
-        if ((rc = scan_next_record(&s, &f, err)) != AC_OK)
-            break;
-        uint8_t leaf[AC_HASH_SIZE];
-        size_t k;
-        if (tree_leaf(h, f.body, f.len, leaf) != AC_OK ||
-            mrange_push(&c->tree_range, h, leaf, buf + held, &k) != AC_OK) {
-            rc = ac_fail(err, AC_ECRYPTO, -1, "SHA-256 failed");
-            break;
-        }
-        held += k;
-        c->tree_n++;
-        if (held >= BUF_HASHES) {
-            rc = store_put(c, pos, buf[0], held, err);
-            pos += held;
-            held = 0;
-        }
-    }
-    if (rc == AC_OK && held > 0)
-        rc = store_put(c, pos, buf[0], held, err);
-    scan_free(&s);
-    hasher_free(h);
-    free(buf);
+    int rc = tree_push_chain(c, &c->tree_range, c->f.st.record_count, true, err);
+    /* On a failed write the store was closed: it holds nothing now. */
+    c->tree_n = c->tree_range.size;
     return rc;
 }
 

@@ -16,8 +16,6 @@
 #include "internal.h"
 
 #define WINDOW (2u << 20) /* each of the scanner's two buffers */
-/* Below this many bytes to read, threads cost more than they save. */
-#define THREADS_FROM (1u << 20)
 
 typedef struct batch {
     fold_in *in;
@@ -162,7 +160,7 @@ int chain_walk(ac_chain *c, fold *f, uint64_t size, const walk_opts *o, walk_end
         w.b[i] = (batch){.in = calloc(w.cap, sizeof(fold_in)), .check_sig = o->check_sig};
     w.scratch = malloc(scratch);
     w.hasher = hasher_new();
-    w.pool = pool_new(span < THREADS_FROM ? 1 : o->threads);
+    w.pool = pool_new(span < POOL_THREADS_FROM ? 1 : o->threads);
     int rc = AC_OK;
     if (!w.b[0].in || !w.b[1].in || !w.scratch || !w.hasher || !w.pool)
         rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");

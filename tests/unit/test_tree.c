@@ -1,7 +1,8 @@
 /* Unit tests for src/tree.c: merkle.bin as appends extend it is byte for
  * byte what a rebuild from chain.bin writes (so the cheap path is the right
  * one), its root is the in-memory reference's at every size, and a store
- * that cannot be written is kept in memory with the same answers. */
+ * that cannot be written is kept in memory with the same answers, whatever
+ * the threads that hash the leaves. */
 #include "testutil.h"
 
 #include "internal.h"
@@ -86,6 +87,58 @@ static void test_store_in_memory(void **state)
     tu_rmtree(dir);
 }
 
+/* A rebuild long enough for every thread, several windows and batches cut
+ * mid-window gives the same merkle.bin and roots whatever the threads. */
+static void test_rebuild_many_windows(void **state)
+{
+    (void)state;
+    enum { RECORDS = 12000 };
+    char dir[4096];
+    tu_tmpdir(dir, sizeof dir);
+    ac_key *key = tu_new_key(NULL);
+    ac_chain *c = tu_open_chain(dir, AC_OPEN_CREATE);
+    for (uint64_t n = 0; n < RECORDS; n += TU_BATCH_MAX)
+        tu_append_ok(c, key, n, RECORDS - n < TU_BATCH_MAX ? RECORDS - n : TU_BATCH_MAX, NULL);
+    tu_close_chain(c);
+    size_t len, len2;
+    uint8_t *img = tu_slurp(dir, "chain.bin", &len);
+    free(img);
+    /* Over two of the scanner's 2 MiB windows, and records small enough that
+     * a batch of 4096 fills before a window ends. */
+    assert_true(len > 4u << 20 && len / RECORDS < 500);
+    uint8_t *grown = tu_slurp(dir, "merkle.bin", &len);
+    uint8_t want[AC_HASH_SIZE], want_part[AC_HASH_SIZE];
+    reference_root(dir, RECORDS, want);
+    reference_root(dir, RECORDS - 1, want_part);
+    static const unsigned threads[] = {1, 2, 5};
+    for (size_t t = 0; t < 3; t++) {
+        assert_true(tu_unlink(dir, "merkle.bin"));
+        c = tu_open_chain(dir, 0);
+        ac_chain_set_threads(c, threads[t]);
+        TU_OK(tree_sync(c, NULL));
+        /* Leaves hashed afresh from a point inside the store. */
+        mrange r;
+        uint8_t got[AC_HASH_SIZE];
+        TU_OK(mrange_load(&r, 777, tree_read, c, NULL));
+        TU_OK(tree_push_chain(c, &r, RECORDS - 1, false, NULL));
+        TU_OK(mrange_root(&r, c->hasher, got));
+        assert_memory_equal(got, want_part, AC_HASH_SIZE);
+        mrange_init(&r);
+        TU_OK(tree_push_chain(c, &r, RECORDS, false, NULL));
+        TU_OK(mrange_root(&r, c->hasher, got));
+        assert_memory_equal(got, want, AC_HASH_SIZE);
+        tu_close_chain(c);
+        uint8_t *rebuilt = tu_slurp(dir, "merkle.bin", &len2);
+        assert_int_equal(len, len2);
+        assert_memory_equal(grown, rebuilt, len);
+        free(rebuilt);
+    }
+    free(grown);
+    ac_key_free(key);
+    tu_rmtree(dir);
+}
+
 TU_MAIN(NULL, NULL,
+        cmocka_unit_test(test_rebuild_many_windows),
         cmocka_unit_test(test_appends_extend_like_a_rebuild),
         cmocka_unit_test(test_store_in_memory))
