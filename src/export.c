@@ -10,7 +10,12 @@
  * atomically (temporary file, rename), makes them durable with one syncfs,
  * and only then replaces `checkpoint`: a reader never sees a checkpoint whose
  * tiles are not all there.  The hashes come from merkle.bin only after its
- * root at the published size was found equal to the signed one. */
+ * root at the published size was found equal to the signed one.
+ *
+ * An export is bound by making files, not by its bytes: every core writes
+ * bundles (each thread its own run of them, read with its own scanner), and
+ * a new file is written unnamed (O_TMPFILE) and linked in whole, one change
+ * to its directory instead of a temporary name and a rename. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -27,28 +32,37 @@
 
 #define ENTRY_MAX 0xFFFFu /* an entry bundle's 2-byte length */
 
+#define BUNDLES_PER_TASK 64 /* a thread's run of entry bundles */
+
 typedef struct exporter {
     ac_chain *c;
     int dfd;
     const char *out;
     ac_export_stats st;
-    long pid;                              /* names the temporary files */
-    char made[AC_TILE_PATH_MAX + 16];      /* the directory made last: tiles come in
-                                              order, so most share it */
+    long pid; /* names the temporary files */
 } exporter;
 
+/* What one thread writes with: the directory it made last (files come in
+ * order, so most share it), and its counts. */
+typedef struct writer {
+    exporter *x;
+    char made[AC_TILE_PATH_MAX + 16];
+    uint64_t files, bytes;
+} writer;
+
 /* mkdir -p of the directories of `path` (relative to the export). */
-static int make_parents(exporter *x, const char *path, ac_error *err)
+static int make_parents(writer *wr, const char *path, ac_error *err)
 {
+    exporter *x = wr->x;
     char buf[AC_TILE_PATH_MAX + 16];
     snprintf(buf, sizeof buf, "%s", path);
     char *last = strrchr(buf, '/');
     if (last == NULL)
         return AC_OK;
     *last = '\0';
-    if (strcmp(buf, x->made) == 0)
+    if (strcmp(buf, wr->made) == 0)
         return AC_OK;
-    snprintf(x->made, sizeof x->made, "%s", buf);
+    snprintf(wr->made, sizeof wr->made, "%s", buf);
     *last = '/';
     for (char *p = strchr(buf, '/'); p != NULL; p = strchr(p + 1, '/')) {
         *p = '\0';
@@ -59,29 +73,76 @@ static int make_parents(exporter *x, const char *path, ac_error *err)
     return AC_OK;
 }
 
-/* Writes one file atomically (no fsync: one syncfs covers them all). */
-static int put_file(exporter *x, const char *path, const void *data, size_t len, ac_error *err)
+static int write_all(int fd, const void *data, size_t len)
 {
-    char tmp[AC_TILE_PATH_MAX + 32];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, x->pid);
-    int rc = make_parents(x, path, err);
-    if (rc != AC_OK)
-        return rc;
-    int fd = openat(x->dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0 || write(fd, data, len) != (ssize_t)len) {
-        rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot write", x->out, tmp);
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
     }
-    if (fd >= 0 && close(fd) != 0 && rc == AC_OK)
-        rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot write", x->out, tmp);
-    if (rc == AC_OK && renameat(x->dfd, tmp, x->dfd, path) != 0)
-        rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot rename into place", x->out, path);
+    return 0;
+}
+
+/* A new file, written unnamed in its directory and linked in whole.
+ * AC_OK; AC_EEXIST when the name is taken or the filesystem cannot do it
+ * (the caller then writes and renames); or a write error. */
+static int link_new_file(writer *wr, const char *path, const void *data, size_t len,
+                         ac_error *err)
+{
+    exporter *x = wr->x;
+    char dir[AC_TILE_PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    int fd = openat(x->dfd, slash != NULL ? dir : ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return AC_EEXIST;
+    int rc = AC_OK;
+    if (write_all(fd, data, len) != 0)
+        rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot write", x->out, path);
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    /* linkat never replaces a name: one already there is for the rename. */
+    if (rc == AC_OK && linkat(AT_FDCWD, self, x->dfd, path, AT_SYMLINK_FOLLOW) != 0)
+        rc = errno == EEXIST || errno == ENOENT || errno == EPERM || errno == EXDEV
+                 ? AC_EEXIST
+                 : ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot link into place", x->out, path);
+    close(fd); /* nothing written is lost: an unlinked file, or a linked one */
+    return rc;
+}
+
+/* Writes one file atomically (no fsync: one syncfs covers them all). */
+static int put_file(writer *wr, const char *path, const void *data, size_t len, ac_error *err)
+{
+    exporter *x = wr->x;
+    int rc = make_parents(wr, path, err);
+    if (rc == AC_OK && (rc = link_new_file(wr, path, data, len, err)) == AC_EEXIST) {
+        /* Replaced, or no O_TMPFILE here: a temporary name, then a rename. */
+        char tmp[AC_TILE_PATH_MAX + 32];
+        snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, x->pid);
+        rc = AC_OK;
+        int fd = openat(x->dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0 || write_all(fd, data, len) != 0)
+            rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot write", x->out, tmp);
+        if (fd >= 0 && close(fd) != 0 && rc == AC_OK)
+            rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot write", x->out, tmp);
+        if (rc == AC_OK && renameat(x->dfd, tmp, x->dfd, path) != 0)
+            rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot rename into place", x->out, path);
+        if (rc != AC_OK)
+            (void)unlinkat(x->dfd, tmp, 0);
+    }
     if (rc != AC_OK) {
-        (void)unlinkat(x->dfd, tmp, 0);
-        x->made[0] = '\0'; /* the next file makes its directories again */
+        wr->made[0] = '\0'; /* the next file makes its directories again */
         return rc;
     }
-    x->st.files_written++;
-    x->st.bytes_written += len;
+    wr->files++;
+    wr->bytes += len;
     return AC_OK;
 }
 
@@ -150,61 +211,10 @@ static int old_size(exporter *x, const char *origin, uint64_t size, uint64_t *ou
 
 /* ---------------------------------------------------------------- bundles and tiles */
 
-/* The entry bundles from the one holding record `from` up to `size`. */
-static int write_bundles(exporter *x, uint64_t from, uint64_t size, ac_error *err)
-{
-    ac_chain *c = x->c;
-    uint64_t first = from / AC_TILE_WIDTH * AC_TILE_WIDTH;
-    scanner s;
-    int rc = scan_from_record(c, first, 8u << 20, &s, err);
-    if (rc != AC_OK) {
-        scan_free(&s);
-        return rc;
-    }
-    uint8_t *bundle = malloc((size_t)AC_TILE_WIDTH * (ENTRY_MAX + 2));
-    if (bundle == NULL) {
-        scan_free(&s);
-        return ac_fail(err, AC_ENOMEM, -1, "out of memory");
-    }
-    size_t used = 0;
-    unsigned width = 0;
-    for (uint64_t i = first; rc == AC_OK && i < size;) {
-        scan_frame f;
-        if ((rc = scan_next_record(&s, &f, err)) != AC_OK)
-            break;
-        if (f.len > ENTRY_MAX) {
-            rc = ac_fail(err, AC_EINVAL, (int64_t)i, "%s: record %llu is %u bytes, over the %u "
-                         "an entry bundle can hold: this chain cannot be exported", c->dir,
-                         (unsigned long long)i, f.len, ENTRY_MAX);
-            break;
-        }
-        bundle[used] = (uint8_t)(f.len >> 8);
-        bundle[used + 1] = (uint8_t)f.len;
-        memcpy(bundle + used + 2, f.body, f.len);
-        used += 2 + (size_t)f.len;
-        width++;
-        i++;
-        if (width == AC_TILE_WIDTH || i == size) {
-            char path[AC_TILE_PATH_MAX];
-            uint64_t n = (i - 1) / AC_TILE_WIDTH;
-            rc = ac_tile_path(1, 0, n, width, path, err);
-            /* A full bundle is never written again (only one below the old
-             * size can be there already). */
-            if (rc == AC_OK && !(width == AC_TILE_WIDTH && (n + 1) * AC_TILE_WIDTH <= from &&
-                                 exists(x, path)))
-                rc = put_file(x, path, bundle, used, err);
-            used = 0;
-            width = 0;
-        }
-    }
-    free(bundle);
-    scan_free(&s);
-    return rc;
-}
-
 /* The hash tiles of every level that the size adds to. */
-static int write_tiles(exporter *x, uint64_t from, uint64_t size, ac_error *err)
+static int write_tiles(writer *wr, uint64_t from, uint64_t size, ac_error *err)
 {
+    exporter *x = wr->x;
     uint8_t *buf = malloc((size_t)AC_TILE_WIDTH * AC_HASH_SIZE);
     if (buf == NULL)
         return ac_fail(err, AC_ENOMEM, -1, "out of memory");
@@ -221,22 +231,153 @@ static int write_tiles(exporter *x, uint64_t from, uint64_t size, ac_error *err)
                 continue;
             rc = ac_tile_read(level, t, width, tree_read, x->c, buf, err);
             if (rc == AC_OK)
-                rc = put_file(x, path, buf, (size_t)width * AC_HASH_SIZE, err);
+                rc = put_file(wr, path, buf, (size_t)width * AC_HASH_SIZE, err);
         }
     }
     free(buf);
     return rc;
 }
 
+/* The entry bundles first_bundle.. up to `size` records (or to bundle
+ * `end_bundle`), the first of whose records is at `off`. */
+static int write_bundle_run(writer *wr, uint64_t first_bundle, uint64_t end_bundle,
+                            uint64_t off, uint64_t from, uint64_t size, ac_error *err)
+{
+    exporter *x = wr->x;
+    ac_chain *c = x->c;
+    uint64_t first = first_bundle * AC_TILE_WIDTH;
+    uint64_t end = end_bundle * AC_TILE_WIDTH < size ? end_bundle * AC_TILE_WIDTH : size;
+    scanner s;
+    int rc = scan_init(&s, c->fd, c->dir, off, first, c->f.st.chain_size, 4u << 20, err);
+    uint8_t *bundle = NULL;
+    size_t used = 0, cap = 0;
+    unsigned width = 0;
+    for (uint64_t i = first; rc == AC_OK && i < end;) {
+        scan_frame f;
+        if ((rc = scan_next_record(&s, &f, err)) != AC_OK)
+            break;
+        if (f.len > ENTRY_MAX) {
+            rc = ac_fail(err, AC_EINVAL, (int64_t)i, "%s: record %llu is %u bytes, over the %u "
+                         "an entry bundle can hold: this chain cannot be exported", c->dir,
+                         (unsigned long long)i, f.len, ENTRY_MAX);
+            break;
+        }
+        if (cap - used < 2 + (size_t)f.len) {
+            /* At most AC_TILE_WIDTH entries of ENTRY_MAX + 2 bytes. */
+            size_t want = cap ? 2 * cap : 256 * 1024;
+            while (want - used < 2 + (size_t)f.len)
+                want *= 2;
+            uint8_t *p = realloc(bundle, want);
+            if (p == NULL) {
+                rc = ac_fail(err, AC_ENOMEM, -1, "out of memory");
+                break;
+            }
+            bundle = p;
+            cap = want;
+        }
+        bundle[used] = (uint8_t)(f.len >> 8);
+        bundle[used + 1] = (uint8_t)f.len;
+        memcpy(bundle + used + 2, f.body, f.len);
+        used += 2 + (size_t)f.len;
+        width++;
+        i++;
+        if (width == AC_TILE_WIDTH || i == end) {
+            char path[AC_TILE_PATH_MAX];
+            uint64_t n = (i - 1) / AC_TILE_WIDTH;
+            rc = ac_tile_path(1, 0, n, width, path, err);
+            /* A full bundle is never written again (only one below the old
+             * size can be there already). */
+            if (rc == AC_OK && !(width == AC_TILE_WIDTH && (n + 1) * AC_TILE_WIDTH <= from &&
+                                 exists(x, path)))
+                rc = put_file(wr, path, bundle, used, err);
+            used = 0;
+            width = 0;
+        }
+    }
+    free(bundle);
+    scan_free(&s);
+    return rc;
+}
+
+/* The bundles from the one holding record `from` up to `size`, in runs of
+ * BUNDLES_PER_TASK, one run per task of the pool. */
+typedef struct bundle_tasks {
+    exporter *x;
+    uint64_t from, size, first_bundle, end_bundle;
+    uint64_t *off;  /* per task: where its first record is */
+    writer *wr;     /* per task */
+    int *rc;        /* per task */
+    ac_error *err;  /* per task */
+} bundle_tasks;
+
+static void bundle_task(void *ctx, size_t i, ac_hasher *h, uint8_t *scratch)
+{
+    bundle_tasks *t = ctx;
+    (void)h;
+    (void)scratch;
+    uint64_t first = t->first_bundle + i * BUNDLES_PER_TASK;
+    uint64_t end = t->end_bundle - first > BUNDLES_PER_TASK ? first + BUNDLES_PER_TASK
+                                                            : t->end_bundle;
+    t->rc[i] = write_bundle_run(&t->wr[i], first, end, t->off[i], t->from, t->size, &t->err[i]);
+}
+
+/* The bundles on every thread of the pool, while this one writes the
+ * tiles; a failure of the tiles is the one reported, else the first
+ * bundle's. */
+static int write_bundles_and_tiles(exporter *x, writer *main_wr, uint64_t from, uint64_t size,
+                                   ac_error *err)
+{
+    ac_chain *c = x->c;
+    bundle_tasks t = {.x = x, .from = from, .size = size,
+                      .first_bundle = from / AC_TILE_WIDTH,
+                      .end_bundle = (size + AC_TILE_WIDTH - 1) / AC_TILE_WIDTH};
+    size_t ntasks = (size_t)((t.end_bundle - t.first_bundle + BUNDLES_PER_TASK - 1) /
+                             BUNDLES_PER_TASK);
+    t.off = calloc(ntasks + 1, sizeof *t.off);
+    t.wr = calloc(ntasks + 1, sizeof *t.wr);
+    t.rc = calloc(ntasks + 1, sizeof *t.rc);
+    t.err = calloc(ntasks + 1, sizeof *t.err);
+    pool *p = pool_new(ntasks < 2 ? 1 : c->threads);
+    int rc = t.off && t.wr && t.rc && t.err && p ? AC_OK
+                                                 : ac_fail(err, AC_ENOMEM, -1, "out of memory");
+    for (size_t i = 0; rc == AC_OK && i < ntasks; i++) {
+        uint64_t first = (t.first_bundle + i * BUNDLES_PER_TASK) * AC_TILE_WIDTH, len;
+        t.wr[i].x = x;
+        if (first > 0)
+            rc = index_lookup(c, first, &t.off[i], &len, err);
+    }
+    if (rc == AC_OK) {
+        pool_post(p, bundle_task, &t, ntasks, 1);
+        rc = write_tiles(main_wr, from, size, err);
+        pool_finish(p, c->hasher, NULL);
+    }
+    for (size_t i = 0; i < ntasks && t.wr != NULL; i++) {
+        x->st.files_written += t.wr[i].files;
+        x->st.bytes_written += t.wr[i].bytes;
+        if (rc == AC_OK && t.rc[i] != AC_OK) {
+            rc = t.rc[i];
+            if (err != NULL)
+                *err = t.err[i];
+        }
+    }
+    pool_free(p);
+    free(t.off);
+    free(t.wr);
+    free(t.rc);
+    free(t.err);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- the page */
 
-static int write_page(exporter *x, const char *origin, const uint8_t key[AC_PUBKEY_SIZE],
+static int write_page(writer *wr, const char *origin, const uint8_t key[AC_PUBKEY_SIZE],
                       uint64_t size, ac_error *err)
 {
+    exporter *x = wr->x;
     int rc = AC_OK;
     for (size_t i = 0; rc == AC_OK && i < AC_WEB_FILE_COUNT; i++)
         if (!same_file(x, ac_web_files[i].name, ac_web_files[i].data, ac_web_files[i].size))
-            rc = put_file(x, ac_web_files[i].name, ac_web_files[i].data, ac_web_files[i].size,
+            rc = put_file(wr, ac_web_files[i].name, ac_web_files[i].data, ac_web_files[i].size,
                           err);
     if (rc != AC_OK)
         return rc;
@@ -268,7 +409,7 @@ static int write_page(exporter *x, const char *origin, const uint8_t key[AC_PUBK
     size_t len = strlen(text);
     text[len++] = '\n'; /* json_dumps leaves room: it NUL-terminates */
     if (!same_file(x, "export.json", text, len))
-        rc = put_file(x, "export.json", text, len, err);
+        rc = put_file(wr, "export.json", text, len, err);
     free(text);
     return rc;
 }
@@ -320,20 +461,21 @@ static int publish(exporter *x, ac_error *err)
         if (rc == AC_OK)
             tree_forget(c);
     }
+    writer wr = {.x = x};
     if (rc == AC_OK)
-        rc = write_bundles(x, from, size, err);
+        rc = write_bundles_and_tiles(x, &wr, from, size, err);
     if (rc == AC_OK)
-        rc = write_tiles(x, from, size, err);
-    if (rc == AC_OK)
-        rc = write_page(x, origin, key, size, err);
+        rc = write_page(&wr, origin, key, size, err);
     /* Every tile durable before the checkpoint that names them. */
     if (rc == AC_OK && syncfs(x->dfd) != 0)
         rc = ac_fail_errno(err, AC_EIO, -1, "%s: cannot sync", x->out);
     if (rc == AC_OK && !same_file(x, "checkpoint", cp->bytes, cp->len)) {
-        rc = put_file(x, "checkpoint", cp->bytes, cp->len, err);
+        rc = put_file(&wr, "checkpoint", cp->bytes, cp->len, err);
         if (rc == AC_OK && fsync(x->dfd) != 0)
             rc = ac_fail_errno(err, AC_EIO, -1, "%s: cannot sync", x->out);
     }
+    x->st.files_written += wr.files;
+    x->st.bytes_written += wr.bytes;
     x->st.size = size;
     x->st.old_size = from;
     kept_free(k, nk);

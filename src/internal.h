@@ -475,13 +475,15 @@ unsigned pool_threads(unsigned threads);
  * work; fewer when the system will not start more).  NULL out of memory. */
 pool *pool_new(unsigned threads);
 void pool_free(pool *p); /* NULL is fine */
-/* Posts items 0..n-1 of fn: the helpers start on them at once. */
-void pool_post(pool *p, pool_fn fn, void *ctx, size_t n);
+/* Posts items 0..n-1 of fn, taken `take` at a time (a count that makes
+ * the taking cheap beside the work): the helpers start on them at once. */
+void pool_post(pool *p, pool_fn fn, void *ctx, size_t n, size_t take);
 /* Works on the posted items beside the helpers until none is left, and
  * returns when all are done.  Nothing posted: returns at once. */
 void pool_finish(pool *p, ac_hasher *h, uint8_t *scratch);
 /* pool_post, then pool_finish. */
-void pool_run(pool *p, pool_fn fn, void *ctx, size_t n, ac_hasher *h, uint8_t *scratch);
+void pool_run(pool *p, pool_fn fn, void *ctx, size_t n, size_t take, ac_hasher *h,
+              uint8_t *scratch);
 
 /* ---------------------------------------------------------------- walk.c */
 

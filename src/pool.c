@@ -6,8 +6,9 @@
  * (scanning the next window, folding the batch before) while the helpers
  * start on it, then joins in and waits.  So a walk keeps every core busy
  * without a second copy of its frames: the batch's bodies stay in the
- * window they were read into.  Items are taken a few at a time from one
- * atomic counter, so a slow item never holds the others back. */
+ * window they were read into.  Items are taken a few at a time (as many as
+ * make the counter's cost small beside theirs) from one atomic counter, so
+ * a slow item never holds the others back. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -16,14 +17,12 @@
 
 #include "internal.h"
 
-#define TAKE 8 /* items taken at once from the counter */
-
 struct pool {
     pthread_mutex_t mu;
     pthread_cond_t work, done;
     pool_fn fn;
     void *ctx;
-    size_t n;
+    size_t n, take;
     atomic_size_t next;
     unsigned busy;       /* helpers still on the current batch */
     uint64_t generation; /* bumped per batch */
@@ -35,10 +34,10 @@ struct pool {
 static void run_items(pool *p, ac_hasher *h, uint8_t *scratch)
 {
     for (;;) {
-        size_t i = atomic_fetch_add(&p->next, TAKE);
+        size_t i = atomic_fetch_add(&p->next, p->take);
         if (i >= p->n)
             return;
-        size_t end = p->n - i > TAKE ? i + TAKE : p->n;
+        size_t end = p->n - i > p->take ? i + p->take : p->n;
         for (; i < end; i++)
             p->fn(p->ctx, i, h, scratch);
     }
@@ -115,15 +114,16 @@ void pool_free(pool *p)
     free(p);
 }
 
-void pool_post(pool *p, pool_fn fn, void *ctx, size_t n)
+void pool_post(pool *p, pool_fn fn, void *ctx, size_t n, size_t take)
 {
     pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
+    p->take = take > 0 ? take : 1;
     atomic_store(&p->next, 0);
     p->posted = true;
-    if (p->helpers > 0 && n > TAKE) { /* a batch of a few is the caller's alone */
+    if (p->helpers > 0 && n > p->take) { /* one take is the caller's alone */
         p->busy = p->helpers;
         p->generation++;
         pthread_cond_broadcast(&p->work);
@@ -143,8 +143,9 @@ void pool_finish(pool *p, ac_hasher *h, uint8_t *scratch)
     pthread_mutex_unlock(&p->mu);
 }
 
-void pool_run(pool *p, pool_fn fn, void *ctx, size_t n, ac_hasher *h, uint8_t *scratch)
+void pool_run(pool *p, pool_fn fn, void *ctx, size_t n, size_t take, ac_hasher *h,
+              uint8_t *scratch)
 {
-    pool_post(p, fn, ctx, n);
+    pool_post(p, fn, ctx, n, take);
     pool_finish(p, h, scratch);
 }

@@ -311,7 +311,7 @@ static int leaves_hand_over(leafer *l, ac_error *err)
     if (rc != AC_OK || b->n == 0)
         return rc;
     atomic_store(&b->failed, false);
-    pool_post(l->pool, hash_leaf, b, b->n);
+    pool_post(l->pool, hash_leaf, b, b->n, 32);
     l->posted = true;
     l->fill = !l->fill;
     l->b[l->fill]->n = 0;

@@ -87,7 +87,7 @@ static void hand_over(walker *w)
         b->n = 0;
         return;
     }
-    pool_post(w->pool, prepare_item, b, b->n);
+    pool_post(w->pool, prepare_item, b, b->n, 8);
     w->posted = true;
     w->fill = !w->fill;
     w->b[w->fill].n = 0;
@@ -182,7 +182,7 @@ int walk_prepare(fold_in *in, size_t n, unsigned threads, bool check_sig)
     pool *p = pool_new(n >= 64 ? threads : 1);
     int rc = h && scratch && p ? AC_OK : AC_ENOMEM;
     if (rc == AC_OK)
-        pool_run(p, prepare_item, &b, n, h, scratch);
+        pool_run(p, prepare_item, &b, n, 8, h, scratch);
     pool_free(p);
     hasher_free(h);
     free(scratch);
