@@ -144,8 +144,9 @@ typedef struct export_ctx {
     bench *b;
     ac_chain *chain;
     int dirfd; /* b->dir, for syncfs */
-    char chain_bin[PATH_MAX], copy[PATH_MAX];
+    char chain_bin[PATH_MAX];
     unsigned exports; /* made so far: export.0 .. export.N-1 */
+    unsigned copies;  /* made so far: copy.0 .. copy.N-1 */
     uint8_t *buf;
     ac_export_stats st;
 } export_ctx;
@@ -169,6 +170,17 @@ static void export_path(const export_ctx *x, unsigned n, char *out)
     join(out, x->b->dir, leaf);
 }
 
+/* b->dir/copy.n, the limit's copies: like the exports, each goes to a new
+ * file, kept until the phase ends, so that neither side writes into the
+ * page cache the other or an earlier round just freed (on a virtual
+ * machine, memory the host has not backed yet is slow to touch first). */
+static void copy_path(const export_ctx *x, unsigned n, char *out)
+{
+    char leaf[64];
+    snprintf(leaf, sizeof leaf, "copy.%u", n);
+    join(out, x->b->dir, leaf);
+}
+
 /* The limit: chain.bin read and written to a new file, made durable the way
  * the export makes its files durable (on an idle machine, syncfs writes back
  * just the copy). */
@@ -176,11 +188,12 @@ static double lim_copy(void *p, unsigned round)
 {
     export_ctx *x = p;
     (void)round;
-    unlink_maybe(x->copy); /* one file: no burden on the next files made */
+    char copy[PATH_MAX];
+    copy_path(x, x->copies++, copy);
     settle(x);
     double t = now_s();
     int in = open(x->chain_bin, O_RDONLY | O_CLOEXEC);
-    int out = open(x->copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (in < 0 || out < 0)
         fatal("copying %s: %s", x->chain_bin, strerror(errno));
     for (;;) {
@@ -193,7 +206,7 @@ static double lim_copy(void *p, unsigned round)
             break;
     }
     if (syncfs(out) != 0 || close(out) != 0)
-        fatal("%s: %s", x->copy, strerror(errno));
+        fatal("%s: %s", copy, strerror(errno));
     (void)close(in); /* read-only */
     return now_s() - t;
 }
@@ -224,7 +237,6 @@ void phase_export(bench *b)
     if (x.buf == NULL || x.dirfd < 0)
         fatal("%s: %s", b->dir, strerror(errno));
     join(x.chain_bin, b->big, "chain.bin");
-    join(x.copy, b->dir, "copy.bin");
     x.chain = open_chain(b->big, 0);
     ac_error err;
     char *text;
@@ -251,7 +263,11 @@ void phase_export(bench *b)
         export_path(&x, i, path);
         remove_tree(path);
     }
-    unlink_maybe(x.copy);
+    for (unsigned i = 0; i < x.copies; i++) {
+        char path[PATH_MAX];
+        copy_path(&x, i, path);
+        unlink_maybe(path);
+    }
     (void)close(x.dirfd); /* read-only */
     free(x.buf);
 }
