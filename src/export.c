@@ -73,21 +73,6 @@ static int make_parents(writer *wr, const char *path, ac_error *err)
     return AC_OK;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* A new file, written unnamed in its directory and linked in whole.
  * AC_OK; AC_EEXIST when the name is taken or the filesystem cannot do it
  * (the caller then writes and renames); or a write error. */
@@ -104,7 +89,7 @@ static int link_new_file(writer *wr, const char *path, const void *data, size_t 
     if (fd < 0)
         return AC_EEXIST;
     int rc = AC_OK;
-    if (write_all(fd, data, len) != 0)
+    if (write_full(fd, data, len) != 0)
         rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot write", x->out, path);
     char self[64];
     snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
@@ -113,7 +98,8 @@ static int link_new_file(writer *wr, const char *path, const void *data, size_t 
         rc = errno == EEXIST || errno == ENOENT || errno == EPERM || errno == EXDEV
                  ? AC_EEXIST
                  : ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot link into place", x->out, path);
-    close(fd); /* nothing written is lost: an unlinked file, or a linked one */
+    if (close(fd) != 0 && rc == AC_OK)
+        rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot write", x->out, path);
     return rc;
 }
 
@@ -128,7 +114,7 @@ static int put_file(writer *wr, const char *path, const void *data, size_t len, 
         snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, x->pid);
         rc = AC_OK;
         int fd = openat(x->dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0 || write_all(fd, data, len) != 0)
+        if (fd < 0 || write_full(fd, data, len) != 0)
             rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot write", x->out, tmp);
         if (fd >= 0 && close(fd) != 0 && rc == AC_OK)
             rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot write", x->out, tmp);

@@ -1,6 +1,7 @@
 /* Framing of chain.bin (format section 2): a 4-byte big-endian length, then
  * the record.  Reads go through a large window so that scanning a chain of
- * millions of frames costs a few hundred reads, not millions. */
+ * millions of frames costs a few hundred reads, not millions.  The whole-read
+ * and whole-write helpers every file of the library uses live here too. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,25 @@ fwin_status fwin_next(frame_win *w, uint64_t *off, const uint8_t **body, uint32_
     *len = n;
     w->next += 4 + (size_t)n;
     return FW_FRAME;
+}
+
+int write_full(int fd, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0) {
+            errno = ENOSPC;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
 }
 
 int read_span(int fd, uint64_t off, uint64_t end, uint8_t **out)

@@ -337,6 +337,9 @@ int frame_tail_has_record(int fd, uint64_t off, uint64_t end);
  * 4 bytes are ever asked for). 0, or -1 (errno set). */
 int read_span(int fd, uint64_t off, uint64_t end, uint8_t **out);
 
+/* Writes all of data at fd's position, through short writes and EINTR.
+ * 0, or -1 (errno set: ENOSPC when the file took no more). */
+int write_full(int fd, const void *data, size_t len);
 
 /* ---------------------------------------------------------------- scan.c */
 

@@ -314,20 +314,6 @@ static int key_to_pem(const ac_key *key, const char *path, BIO **out, ac_error *
     return AC_OK;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Makes the new directory entry durable too, not only the file's data. */
 static int fsync_parent(const char *path)
 {
@@ -364,7 +350,7 @@ static int write_new_file(const char *path, const char *data, size_t len, ac_err
                              path);
     }
     const char *step = NULL;
-    if (write_all(fd, data, len) != 0)
+    if (write_full(fd, data, len) != 0)
         step = "write";
     else if (fsync(fd) != 0)
         step = "fsync";

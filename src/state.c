@@ -515,12 +515,8 @@ static int write_state(ac_chain *c, ac_error *err)
         rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot create; check the directory's "
                            "permissions", c->dir, tmp);
     } else {
-        ssize_t w = write(fd, b.data, b.len);
-        if (w != (ssize_t)b.len || fsync(fd) != 0) {
-            if (w >= 0 && w != (ssize_t)b.len)
-                errno = ENOSPC;
+        if (write_full(fd, b.data, b.len) != 0 || fsync(fd) != 0)
             rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot write", c->dir, tmp);
-        }
         close(fd);
         if (rc == AC_OK && renameat(c->dirfd, tmp, c->dirfd, AC_STATE_FILE) != 0)
             rc = ac_fail_errno(err, AC_EIO, -1, "%s/" AC_STATE_FILE ": cannot rename into place",
