@@ -225,6 +225,62 @@ static void test_decode_noncanonical_vector(void **state)
     free_frames(&f);
 }
 
+/* The head of the map, of a key and of a fixed-size byte string, each
+ * rewritten in a longer form that a lenient decoder takes (libcbor reads the
+ * result), is refused: the record's decoder compares these with their one
+ * deterministic encoding. */
+static void test_decode_long_heads(void **state)
+{
+    (void)state;
+    frames f;
+    load_frames("valid-seed-written", &f);
+    const uint8_t *body = f.data + f.off[0];
+    size_t len = f.len[0];
+    ac_rec r;
+    assert_int_equal(rec_decode(body, len, &r, NULL), 0);
+    /* Where each head is and its longer form. */
+    size_t key_pos = 1;                                   /* "version" */
+    size_t rid_pos = (size_t)(r.record_id - body) - 1;    /* 16 bytes: 0x50 */
+    size_t prev_pos = (size_t)(r.prev_hash - body) - 2;   /* 32 bytes: 0x58 0x20 */
+    size_t sig_pos = (size_t)(r.signature - body) - 2;    /* 64 bytes: 0x58 0x40 */
+    assert_int_equal(body[0], 0xab);
+    assert_int_equal(body[key_pos], 0x67);
+    assert_int_equal(body[rid_pos], 0x50);
+    assert_int_equal(body[prev_pos], 0x58);
+    assert_int_equal(body[sig_pos], 0x58);
+    const struct {
+        size_t at, old_len;
+        uint8_t head[3];
+        size_t head_len;
+    } cases[] = {
+        {0, 1, {0xb8, 0x0b}, 2},
+        {key_pos, 1, {0x78, 0x07}, 2},
+        {rid_pos, 1, {0x58, 0x10}, 2},
+        {prev_pos, 2, {0x59, 0x00, 0x20}, 3},
+        {sig_pos, 2, {0x59, 0x00, 0x40}, 3},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        size_t n = len - cases[k].old_len + cases[k].head_len;
+        uint8_t *m = malloc(n);
+        assert_non_null(m);
+        memcpy(m, body, cases[k].at);
+        memcpy(m + cases[k].at, cases[k].head, cases[k].head_len);
+        memcpy(m + cases[k].at + cases[k].head_len, body + cases[k].at + cases[k].old_len,
+               len - cases[k].at - cases[k].old_len);
+        struct cbor_load_result res;
+        cbor_item_t *item = cbor_load(m, n, &res);
+        assert_non_null(item); /* still CBOR */
+        assert_int_equal(res.read, n);
+        cbor_decref(&item);
+        const char *why = NULL;
+        if (rec_decode(m, n, &r, &why) != -1)
+            fail_msg("case %zu: a long head was accepted", k);
+        assert_non_null(why);
+        free(m);
+    }
+    free_frames(&f);
+}
+
 /* Every proper prefix, and any byte after the record, is refused. */
 static void test_decode_truncated_and_trailing(void **state)
 {
@@ -877,6 +933,7 @@ TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_decode_noncanonical_vector),
         cmocka_unit_test(test_decode_truncated_and_trailing),
         cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_decode_long_heads),
         cmocka_unit_test(test_decode_field_rules),
         cmocka_unit_test(test_canonical_matches_cbor2),
         cmocka_unit_test(test_chain_ids),

@@ -27,6 +27,16 @@ static void reference_root(const char *dir, uint64_t size, uint8_t root[AC_HASH_
     free(img);
 }
 
+/* dir's merkle.bin holds exactly want[0..len). */
+static void assert_tree_file(const char *dir, const uint8_t *want, size_t len)
+{
+    size_t got_len;
+    uint8_t *got = tu_slurp(dir, "merkle.bin", &got_len);
+    assert_int_equal(got_len, len);
+    assert_memory_equal(got, want, len);
+    free(got);
+}
+
 static void test_appends_extend_like_a_rebuild(void **state)
 {
     (void)state;
@@ -48,17 +58,14 @@ static void test_appends_extend_like_a_rebuild(void **state)
         assert_memory_equal(got, want, AC_HASH_SIZE);
     }
     tu_close_chain(c);
-    size_t len1, len2;
-    uint8_t *grown = tu_slurp(dir, "merkle.bin", &len1);
+    size_t len;
+    uint8_t *grown = tu_slurp(dir, "merkle.bin", &len);
     assert_true(tu_unlink(dir, "merkle.bin"));
     c = tu_open_chain(dir, 0);
     TU_OK(tree_sync(c, NULL));
     tu_close_chain(c);
-    uint8_t *rebuilt = tu_slurp(dir, "merkle.bin", &len2);
-    assert_int_equal(len1, len2);
-    assert_memory_equal(grown, rebuilt, len1);
+    assert_tree_file(dir, grown, len);
     free(grown);
-    free(rebuilt);
     ac_key_free(key);
     tu_rmtree(dir);
 }
@@ -100,7 +107,7 @@ static void test_rebuild_many_windows(void **state)
     for (uint64_t n = 0; n < RECORDS; n += TU_BATCH_MAX)
         tu_append_ok(c, key, n, RECORDS - n < TU_BATCH_MAX ? RECORDS - n : TU_BATCH_MAX, NULL);
     tu_close_chain(c);
-    size_t len, len2;
+    size_t len;
     uint8_t *img = tu_slurp(dir, "chain.bin", &len);
     free(img);
     /* Over two of the scanner's 2 MiB windows, and records small enough that
@@ -128,10 +135,7 @@ static void test_rebuild_many_windows(void **state)
         TU_OK(mrange_root(&r, c->hasher, got));
         assert_memory_equal(got, want, AC_HASH_SIZE);
         tu_close_chain(c);
-        uint8_t *rebuilt = tu_slurp(dir, "merkle.bin", &len2);
-        assert_int_equal(len, len2);
-        assert_memory_equal(grown, rebuilt, len);
-        free(rebuilt);
+        assert_tree_file(dir, grown, len);
     }
     free(grown);
     ac_key_free(key);
