@@ -12,7 +12,9 @@
  * signed root before it is handed out, and the cache rebuilt when it fails.
  * The right edge of the tree (one hash per set bit of its size: a "compact
  * range") is kept in memory, so an append writes its new hashes without
- * reading any. */
+ * reading any.  Leaves read back from chain.bin (a rebuild, the root of a
+ * checkpoint) are hashed on every core while this thread hashes the nodes,
+ * in order. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
