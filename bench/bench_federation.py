@@ -97,6 +97,7 @@ def main() -> int:
         run(tool, "keygen", key)
         pub, www = os.path.join(work, "pub"), os.path.join(work, "www")
         make_chain(tool, work, pub, key, 1, records)
+        os.mkdir(www)  # export makes its directory, not the parents
         vkey = export(tool, pub, os.path.join(www, "log"), key)
         nginx = Nginx(www, work)
         url = nginx.url("log")
