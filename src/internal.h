@@ -471,11 +471,9 @@ typedef void (*pool_fn)(void *ctx, size_t i, ac_hasher *h, uint8_t *scratch);
 
 typedef struct pool pool;
 
-/* `threads` (0: one per online CPU, at most POOL_MAX_THREADS) counted with
- * the caller's own; the number a request comes to. */
-unsigned pool_threads(unsigned threads);
-/* A pool of threads - 1 helpers (none for 1: the caller then does all the
- * work; fewer when the system will not start more).  NULL out of memory. */
+/* A pool of threads - 1 helpers (threads 0: one per online CPU; at most
+ * POOL_MAX_THREADS; none for 1: the caller then does all the work; fewer
+ * when the system will not start more).  NULL out of memory. */
 pool *pool_new(unsigned threads);
 void pool_free(pool *p); /* NULL is fine */
 /* Posts items 0..n-1 of fn, taken `take` at a time (a count that makes

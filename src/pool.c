@@ -69,7 +69,7 @@ static void *helper(void *arg)
     return NULL;
 }
 
-unsigned pool_threads(unsigned want)
+static unsigned pool_threads(unsigned want)
 {
     if (want == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -84,12 +84,17 @@ pool *pool_new(unsigned threads)
     if (p == NULL)
         return NULL;
     unsigned want = pool_threads(threads) - 1;
-    if (pthread_mutex_init(&p->mu, NULL) != 0) {
+    bool mu = pthread_mutex_init(&p->mu, NULL) == 0;
+    bool work = mu && pthread_cond_init(&p->work, NULL) == 0;
+    bool done = work && pthread_cond_init(&p->done, NULL) == 0;
+    if (!done) {
+        if (work)
+            pthread_cond_destroy(&p->work);
+        if (mu)
+            pthread_mutex_destroy(&p->mu);
         free(p);
         return NULL;
     }
-    pthread_cond_init(&p->work, NULL);
-    pthread_cond_init(&p->done, NULL);
     p->threads = want > 0 ? calloc(want, sizeof *p->threads) : NULL;
     for (; p->threads != NULL && p->helpers < want; p->helpers++)
         if (pthread_create(&p->threads[p->helpers], NULL, helper, p) != 0)
