@@ -22,11 +22,13 @@ int lock_chain(ac_chain *c, ac_error *err)
         if (errno != EINTR)
             return ac_fail_errno(err, AC_EIO, -1, "%s/" AC_CHAIN_FILE ": cannot lock", c->dir);
     }
+    c->state_gone = false; /* what was seen before the lock says nothing now */
     return AC_OK;
 }
 
 void unlock_chain(ac_chain *c)
 {
+    c->state_gone = false;
     (void)flock(c->fd, LOCK_UN);
 }
 

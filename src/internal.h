@@ -632,6 +632,8 @@ struct ac_chain {
     ac_error damage;   /* appends refuse with this */
     uint64_t torn_off, torn_len; /* an incomplete last frame seen at the last sync */
     bool owes_state;   /* this handle appended: it writes state.cbor on close */
+    bool state_gone;   /* state.cbor found absent since this handle took the
+                          lock: no one else can write it before the unlock */
     bool state_stale;  /* it rebuilt or rolled the state forward: writing
                           state.cbor on close saves the next open a scan */
     int boot_id_state; /* 0 not read yet, 1 boot_id holds it, -1 none */

@@ -467,6 +467,31 @@ static void test_two_handles(void **state)
     tu_rmtree(dir);
 }
 
+/* An append removes a state.cbor another handle wrote since this handle's
+ * last append (on its close): that state would be behind the chain. */
+static void test_state_written_between_appends(void **state)
+{
+    (void)state;
+    char dir[4096];
+    tu_tmpdir(dir, sizeof dir);
+    ac_key *key = tu_new_key(NULL);
+    ac_chain *a = tu_open_chain(dir, AC_OPEN_CREATE);
+    tu_append_ok(a, key, 0, 2, NULL);
+    assert_false(tu_exists(dir, "state.cbor")); /* a owes it */
+    for (uint64_t next = 2; next < 8; next += 2) {
+        ac_chain *b = tu_open_chain(dir, 0);
+        tu_append_ok(b, key, next, 1, NULL);
+        tu_close_chain(b);
+        assert_true(tu_exists(dir, "state.cbor")); /* b's close wrote it */
+        tu_append_ok(a, key, next + 1, 1, NULL);
+        assert_false(tu_exists(dir, "state.cbor"));
+    }
+    tu_close_chain(a);
+    assert_chain_good(dir, 8);
+    ac_key_free(key);
+    tu_rmtree(dir);
+}
+
 /* A NULL handle, key or out-parameter is AC_EINVAL with a message, never a
  * crash (ac_append_rotation(c, NULL, ...) once crashed). */
 static void test_null_arguments(void **state)
@@ -514,4 +539,5 @@ TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_torn_tail_cut),
         cmocka_unit_test(test_stale_state),
         cmocka_unit_test(test_damage_refused),
-        cmocka_unit_test(test_two_handles))
+        cmocka_unit_test(test_two_handles),
+        cmocka_unit_test(test_state_written_between_appends))
