@@ -46,7 +46,9 @@ static const char log_usage[] =
     "  -C, --dir DIR   the chain directory (default: $ATTESTCHAIN_DIR)\n"
     "      --from N    the first record to list (default: 0)\n"
     "      --to N      the last record to list (default: the head)\n"
-    "      --json      print a JSON array of record objects, as 'show --json' does\n"
+    "      --json      print a JSON array of record objects, as 'show --json' does;\n"
+    "                  when the listing stops at a record that fails, its last\n"
+    "                  element is the error object {\"error\": {...}}\n"
     "  -h, --help      print this help\n";
 
 static const char show_usage[] =
@@ -445,14 +447,20 @@ static int run_log(ac_chain *chain, const read_args *a)
     ac_iter_free(it);
     if (st != EXIT_GOOD)
         return st;
-    if (a->json)
+    /* What was listed stays printed; the damage after it is the error: with
+     * --json, the array's last element, so that the output stays one
+     * document. */
+    const ac_error *fault = rc < 0 ? &err : damaged ? &damage : NULL;
+    if (a->json && fault != NULL)
+        fputs(first ? "\n" : ",\n", stdout);
+    else if (a->json)
         fputs(first ? "]\n" : "\n]\n", stdout);
-    /* What was listed stays printed; the damage after it is the error. */
-    if (rc < 0)
-        return finish_output(fail_read(&err));
-    if (damaged)
-        return finish_output(fail_read(&damage));
-    return finish_output(EXIT_GOOD);
+    if (fault == NULL)
+        return finish_output(EXIT_GOOD);
+    st = fail_read(fault);
+    if (a->json)
+        fputs("]\n", stdout);
+    return finish_output(st);
 }
 
 /* ---------------------------------------------------------------- show */

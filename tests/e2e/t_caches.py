@@ -222,7 +222,10 @@ class Damaged(Base):
         self.assertEqual(p.stdout, "")
         p = self.fails(1, "log", "-C", chain)
         self.assertIn("record 2", p.stderr)
-        self.fails(1, "log", "-C", chain, "--json")
+        # One JSON document: the records before the damage, then the error.
+        listed = json.loads(self.fails(1, "log", "-C", chain, "--json").stdout)
+        self.assertEqual([r["chain_index"] for r in listed[:-1]], [0, 1])
+        self.assertIn("record 2", listed[-1]["error"]["message"])
         self.ok("show", "-C", chain, "0")
 
 
