@@ -139,6 +139,9 @@ typedef struct read_hash {
     char path[PATH_MAX];
     uint8_t *buf;
 } read_hash;
+/* The limit over chain_dir/chain.bin; its buffer goes with read_hash_free. */
+void read_hash_init(read_hash *l, const char *chain_dir);
+void read_hash_free(read_hash *l);
 double lim_read_hash(void *ctx, unsigned round);
 
 /* The table. */

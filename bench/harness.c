@@ -245,6 +245,20 @@ rates interleaved(op_fn lim, op_fn lib, void *ctx, unsigned rounds, unsigned n)
     return out;
 }
 
+void read_hash_init(read_hash *l, const char *chain_dir)
+{
+    l->buf = malloc(CHUNK);
+    if (l->buf == NULL)
+        fatal("out of memory");
+    join(l->path, chain_dir, "chain.bin");
+}
+
+void read_hash_free(read_hash *l)
+{
+    free(l->buf);
+    l->buf = NULL;
+}
+
 double lim_read_hash(void *p, unsigned round)
 {
     const read_hash *x = p;

@@ -105,15 +105,13 @@ static double lib_rebuild(void *p, unsigned round)
 void phase_rebuild(bench *b)
 {
     fprintf(stderr, "bench: rebuilding the caches from chain.bin\n");
-    rebuild_ctx x = {.lim.buf = malloc(CHUNK), .b = b};
-    if (x.lim.buf == NULL)
-        fatal("out of memory");
-    join(x.lim.path, b->big, "chain.bin");
+    rebuild_ctx x = {.b = b};
+    read_hash_init(&x.lim, b->big);
     join(x.state, b->big, "state.cbor");
     join(x.index, b->big, "index.bin");
     unsigned rounds = b->o.rounds < 5 ? b->o.rounds : 5;
     rates q = alternate(lim_read_hash, lib_rebuild, &x, rounds, (double)b->big_bytes / 1e6);
-    free(x.lim.buf);
+    read_hash_free(&x.lim);
     ratio_row(b, "rebuild caches from chain.bin", q.lib, "MB/s", q.lim, "MB/s read+SHA-256",
               0.50);
     cpu_note(b, "rebuild", q);

@@ -306,15 +306,13 @@ static double lib_tree_rebuild(void *p, unsigned round)
 void phase_tree_rebuild(bench *b)
 {
     fprintf(stderr, "bench: rebuilding merkle.bin from chain.bin\n");
-    tree_rebuild_ctx x = {.lim.buf = malloc(CHUNK), .b = b};
-    if (x.lim.buf == NULL)
-        fatal("out of memory");
-    join(x.lim.path, b->big, "chain.bin");
+    tree_rebuild_ctx x = {.b = b};
+    read_hash_init(&x.lim, b->big);
     join(x.tree, b->big, TREE_FILE);
     x.tree_bytes = file_size(x.tree);
     unsigned rounds = b->o.rounds < 5 ? b->o.rounds : 5;
     rates q = alternate(lim_read_hash, lib_tree_rebuild, &x, rounds, (double)b->big_bytes / 1e6);
-    free(x.lim.buf);
+    read_hash_free(&x.lim);
     ratio_row(b, "rebuild merkle.bin from chain.bin", q.lib, "MB/s", q.lim, "MB/s read+SHA-256",
               0.50);
     cpu_note(b, "tree rebuild", q);
