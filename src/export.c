@@ -48,6 +48,7 @@ typedef struct writer {
     exporter *x;
     char made[AC_TILE_PATH_MAX + 16];
     uint64_t files, bytes;
+    bool no_link; /* O_TMPFILE or the link of one failed here: rename only */
 } writer;
 
 /* mkdir -p of the directories of `path` (relative to the export). */
@@ -86,18 +87,24 @@ static int link_new_file(writer *wr, const char *path, const void *data, size_t 
     if (slash != NULL)
         *slash = '\0';
     int fd = openat(x->dfd, slash != NULL ? dir : ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-    if (fd < 0)
+    if (fd < 0) {
+        wr->no_link = true;
         return AC_EEXIST;
+    }
     int rc = AC_OK;
     if (write_full(fd, data, len) != 0)
         rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot write", x->out, path);
     char self[64];
     snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-    /* linkat never replaces a name: one already there is for the rename. */
-    if (rc == AC_OK && linkat(AT_FDCWD, self, x->dfd, path, AT_SYMLINK_FOLLOW) != 0)
-        rc = errno == EEXIST || errno == ENOENT || errno == EPERM || errno == EXDEV
+    /* linkat never replaces a name: one already there is for the rename.
+     * Without /proc, or where linking is refused, every file would fail the
+     * same way: the rest go straight to the rename. */
+    if (rc == AC_OK && linkat(AT_FDCWD, self, x->dfd, path, AT_SYMLINK_FOLLOW) != 0) {
+        wr->no_link |= errno == ENOENT || errno == EPERM || errno == EXDEV;
+        rc = errno == EEXIST || wr->no_link
                  ? AC_EEXIST
                  : ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot link into place", x->out, path);
+    }
     if (close(fd) != 0 && rc == AC_OK)
         rc = ac_fail_errno(err, AC_EIO, -1, "%s/%s: cannot write", x->out, path);
     return rc;
@@ -108,7 +115,9 @@ static int put_file(writer *wr, const char *path, const void *data, size_t len, 
 {
     exporter *x = wr->x;
     int rc = make_parents(wr, path, err);
-    if (rc == AC_OK && (rc = link_new_file(wr, path, data, len, err)) == AC_EEXIST) {
+    if (rc == AC_OK)
+        rc = wr->no_link ? AC_EEXIST : link_new_file(wr, path, data, len, err);
+    if (rc == AC_EEXIST) {
         /* Replaced, or no O_TMPFILE here: a temporary name, then a rename. */
         char tmp[AC_TILE_PATH_MAX + 32];
         snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, x->pid);
